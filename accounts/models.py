@@ -1,0 +1,61 @@
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email: str | None = None, password: str | None = None, **fields):
+        email = self.normalize_email(email) if email else None
+        user = self.model(email=email, **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields):
+        fields.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who signs in to one practice: a staff member (email) or a patient (phone).
+
+    Users live in the practice's schema, so the same email or phone at two practices is
+    two separate accounts. In the public schema, users are the platform's operators.
+    """
+
+    email = models.EmailField(blank=True, null=True)
+    phone = models.CharField(max_length=20, blank=True, null=True, help_text="E.164, e.g. +15551234567")
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="Can use the Django admin.")
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                models.functions.Lower("email"),
+                condition=Q(email__isnull=False),
+                name="accounts_user_email_unique",
+            ),
+            models.UniqueConstraint(fields=["phone"], condition=Q(phone__isnull=False), name="accounts_user_phone_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.email or self.phone or f"User {self.pk}"
+
+    def get_full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_short_name(self) -> str:
+        return self.first_name or self.email or ""

@@ -1,0 +1,65 @@
+"""One JSON shape for every API error: {"error": {"code", "message", "fields"}}."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from rest_framework.response import Response
+
+from practices.errors import DomainError
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def _first_message(detail) -> str:
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    if isinstance(detail, dict) and detail:
+        return _first_message(next(iter(detail.values())))
+    return str(detail)
+
+
+def _fields(detail) -> dict:
+    if not isinstance(detail, dict):
+        return {}
+    return {
+        name: [str(item) for item in (value if isinstance(value, list) else [value])] for name, value in detail.items()
+    }
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        fields = {exc.field: [exc.message]} if exc.field else {}
+        return Response(error_body(exc.code, exc.message, fields), status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    detail = exc.detail if isinstance(exc, exceptions.APIException) else response.data
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _fields(detail)
+        message = "Some fields are not valid." if fields else _first_message(detail)
+        code = "invalid"
+    else:
+        fields = {}
+        message = _first_message(detail)
+        code = getattr(exc, "default_code", "error")
+        if isinstance(exc.detail, exceptions.ErrorDetail):
+            code = exc.detail.code or code
+    response.data = error_body(code, message, fields)
+    return response
+
+
+def json_not_found(request, exception=None):
+    return JsonResponse(error_body("not_found", "Not found."), status=404)
+
+
+def json_server_error(request):
+    return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)

@@ -1,0 +1,27 @@
+"""URLs on a practice's host (<slug>.<BASE_DOMAIN>)."""
+
+from django.conf import settings
+from django.conf.urls.static import static
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from practices import urls as practice_urls
+from practices import views
+from practices.health import healthz
+
+urlpatterns = [
+    path("", views.patient_home, name="patient_home"),
+    path("healthz", healthz, name="healthz"),
+    path("staff/", include("allauth.urls")),
+    path("", include(practice_urls)),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((practice_urls.api_urlpatterns, "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_practice"), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+]
+if settings.DEBUG:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+handler404 = "config.errors.not_found"
+handler500 = "config.errors.server_error"

@@ -1,0 +1,1 @@
+"""Patients, their activity timeline and notifications (built in the patients issue)."""

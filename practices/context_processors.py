@@ -1,0 +1,17 @@
+from .navigation import staff_sections
+from .roles import staff_member_of
+from .selectors import branding
+
+
+def practice(request) -> dict:
+    """The current practice, its branding and the staff navigation (nothing on the platform host)."""
+    current = getattr(request, "tenant", None)
+    if current is None or current.is_platform:
+        return {"practice": None}
+    member = staff_member_of(request.user) if hasattr(request, "user") else None
+    return {
+        "practice": current,
+        "brand": branding(current),
+        "staff_member": member,
+        "staff_nav": staff_sections(member, request.path) if member else [],
+    }

@@ -1,0 +1,76 @@
+"""Demo data for `manage.py seed_demo`. Idempotent: every step looks before it creates.
+
+Later features add a step to DEMO_STEPS (a function taking the demo practice, run inside its
+schema) to seed their own data: patients, purchases, rewards, referrals.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from accounts.models import User
+
+from .models import Domain, Practice, StaffMember
+from .services import add_staff_member, create_practice
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    role: str
+    name: str
+    email: str
+    password: str
+
+
+DEMO_SLUG = "demo"
+DEMO_NAME = "Glow Aesthetics (demo)"
+DEMO_STAFF = [
+    DemoLogin("owner", "Olivia Owens", "owner@demo.example", "demo-owner-pass"),
+    DemoLogin("manager", "Marcus Meyer", "manager@demo.example", "demo-manager-pass"),
+    DemoLogin("front_desk", "Fiona Diaz", "desk@demo.example", "demo-desk-pass"),
+]
+
+
+def ensure_platform() -> Practice:
+    """The public (platform) row django-tenants routes the base domain to."""
+    platform, _ = Practice.objects.get_or_create(
+        schema_name=settings.PUBLIC_SCHEMA_NAME, defaults={"name": "Platform", "slug": "platform"}
+    )
+    Domain.objects.get_or_create(domain=settings.BASE_DOMAIN, defaults={"tenant": platform, "is_primary": True})
+    return platform
+
+
+def ensure_demo_practice() -> Practice:
+    practice = Practice.objects.filter(slug=DEMO_SLUG).first()
+    if practice is None:
+        owner = DEMO_STAFF[0]
+        first, last = owner.name.split(" ", 1)
+        practice = create_practice(
+            name=DEMO_NAME,
+            slug=DEMO_SLUG,
+            owner_email=owner.email,
+            owner_first_name=first,
+            owner_last_name=last,
+            owner_password=owner.password,
+        ).practice
+    return practice
+
+
+def seed_staff(practice: Practice) -> None:
+    for login in DEMO_STAFF:
+        first, last = login.name.split(" ", 1)
+        user = User.objects.filter(email__iexact=login.email).first()
+        if user is None:
+            add_staff_member(
+                email=login.email, role=login.role, password=login.password, first_name=first, last_name=last
+            )
+            continue
+        # Keep the printed demo passwords true even if someone changed them while exploring.
+        user.set_password(login.password)
+        user.save(update_fields=["password"])
+        StaffMember.objects.update_or_create(
+            user=user, defaults={"role": login.role, "is_active": True, "must_change_password": False}
+        )
+
+
+DEMO_STEPS = [seed_staff]

@@ -1,0 +1,27 @@
+from django.core.management.base import BaseCommand
+from django_tenants.utils import tenant_context
+
+from practices import demo
+from practices.selectors import practice_url, site_url
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the demo practice at demo.<BASE_DOMAIN> with its staff and data."
+
+    def handle(self, *args, **options):
+        from django.conf import settings
+
+        demo.ensure_platform()
+        practice = demo.ensure_demo_practice()
+        with tenant_context(practice):
+            for step in demo.DEMO_STEPS:
+                step(practice)
+
+        self.stdout.write(self.style.SUCCESS(f"Demo practice ready: {practice.name}"))
+        self.stdout.write(f"  Platform page:  {site_url(settings.BASE_DOMAIN, '/')}")
+        self.stdout.write(f"  Patient app:    {practice_url(practice, '/')}")
+        self.stdout.write(f"  Staff portal:   {practice_url(practice, '/staff/')}")
+        self.stdout.write(f"  Invite code:    {practice.invite_code}")
+        self.stdout.write("  Demo sign-ins (email / password):")
+        for login in demo.DEMO_STAFF:
+            self.stdout.write(f"    {login.role:<11} {login.name:<14} {login.email:<22} {login.password}")

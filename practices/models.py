@@ -1,0 +1,90 @@
+import secrets
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+# Codes read aloud or typed from a poster: no 0/O, 1/I/L.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #RRGGBB, for example #0f766e.")
+
+
+def new_invite_code(length: int = 8) -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
+def logo_path(instance: "Practice", filename: str) -> str:
+    # The storage already prefixes the current practice's folder when used on its host;
+    # the slug keeps logos apart when uploaded from the platform host too.
+    return f"branding/{instance.slug}/{filename}"
+
+
+class Practice(TenantMixin):
+    """A practice (the tenant): its own schema, domain, branding and program."""
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=40, unique=True)
+    time_zone = models.CharField(max_length=64, default="America/New_York")
+    country = models.CharField(max_length=2, default="US", help_text="Default region for phone numbers.")
+    logo = models.ImageField(upload_to=logo_path, blank=True)
+    primary_color = models.CharField(max_length=7, default="#0f766e", validators=[hex_colour])
+    accent_color = models.CharField(max_length=7, default="#f59e0b", validators=[hex_colour])
+    invite_code = models.CharField(max_length=12, unique=True, null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    auto_create_schema = True
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_platform(self) -> bool:
+        return self.schema_name == settings.PUBLIC_SCHEMA_NAME
+
+
+class Domain(DomainMixin):
+    """A host name routed to a practice (`<slug>.<BASE_DOMAIN>`)."""
+
+
+class StaffMember(models.Model):
+    """A user of the practice's staff portal and the role that decides what they may do.
+
+    Lives in the practice's schema (see practices.routers): staff belong to one practice.
+    """
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        MANAGER = "manager", "Manager"
+        FRONT_DESK = "front_desk", "Front desk"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_member")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.FRONT_DESK)
+    is_active = models.BooleanField(default=True)
+    must_change_password = models.BooleanField(
+        default=False, help_text="Set when the password was issued by someone else (a one-time password)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user__first_name", "user__last_name"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()})"
+
+    def has_role(self, role: str) -> bool:
+        """True when this member's role is `role` or above (owner > manager > front desk)."""
+        return self.is_active and ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+
+ROLE_RANK = {
+    StaffMember.Role.FRONT_DESK: 1,
+    StaffMember.Role.MANAGER: 2,
+    StaffMember.Role.OWNER: 3,
+}

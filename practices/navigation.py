@@ -1,0 +1,36 @@
+"""The staff portal's navigation. Each section appears once its page exists (its URL name resolves)
+and only to staff whose role allows it, so later features add a line here and nothing else."""
+
+from django.urls import NoReverseMatch, reverse
+
+from .models import StaffMember
+
+Role = StaffMember.Role
+
+STAFF_SECTIONS = [
+    ("Dashboard", "practices:staff_dashboard", Role.FRONT_DESK),
+    ("Patients", "patients:staff_patient_list", Role.FRONT_DESK),
+    ("Checkout", "loyalty:checkout", Role.FRONT_DESK),
+    ("Vouchers", "rewards:voucher_redeem", Role.FRONT_DESK),
+    ("Rewards", "rewards:staff_reward_list", Role.MANAGER),
+    ("Catalog", "loyalty:catalog_list", Role.MANAGER),
+    ("Tiers", "loyalty:tier_list", Role.MANAGER),
+    ("Referrals", "referrals:staff_overview", Role.MANAGER),
+    ("Leaderboard", "referrals:leaderboard", Role.FRONT_DESK),
+    ("Analytics", "analytics:dashboard", Role.MANAGER),
+    ("Settings", "practices:settings", Role.OWNER),
+]
+
+
+def staff_sections(member: StaffMember, current_path: str) -> list[dict]:
+    items = []
+    for label, url_name, role in STAFF_SECTIONS:
+        if not member.has_role(role):
+            continue
+        try:
+            url = reverse(url_name)
+        except NoReverseMatch:
+            continue
+        active = current_path == url if url.rstrip("/") == "/staff" else current_path.startswith(url)
+        items.append({"label": label, "url": url, "active": active})
+    return items

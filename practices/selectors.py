@@ -1,0 +1,40 @@
+from django.conf import settings
+from django.db.models import QuerySet
+
+from .models import Practice
+
+
+def practices_in_service() -> QuerySet[Practice]:
+    """Active practices, without the platform's own (public) row."""
+    return Practice.objects.filter(is_active=True).exclude(schema_name=settings.PUBLIC_SCHEMA_NAME)
+
+
+def practice_by_invite_code(code: str) -> Practice | None:
+    code = (code or "").strip().upper()
+    if not code:
+        return None
+    return practices_in_service().filter(invite_code=code).first()
+
+
+def site_url(host: str, path: str = "/") -> str:
+    """An absolute URL on `host`, written with the configured scheme and port."""
+    port = f":{settings.SITE_PORT}" if settings.SITE_PORT else ""
+    return f"{settings.SITE_SCHEME}://{host}{port}{path}"
+
+
+def practice_host(practice: Practice) -> str:
+    domain = practice.domains.filter(is_primary=True).first()
+    return domain.domain if domain else f"{practice.slug}.{settings.BASE_DOMAIN}"
+
+
+def practice_url(practice: Practice, path: str = "/") -> str:
+    return site_url(practice_host(practice), path)
+
+
+def branding(practice: Practice) -> dict:
+    return {
+        "name": practice.name,
+        "logo_url": practice.logo.url if practice.logo else None,
+        "primary_color": practice.primary_color,
+        "accent_color": practice.accent_color,
+    }

@@ -1,0 +1,32 @@
+from allauth.account.signals import password_changed
+from django.db import connection
+from django.dispatch import receiver
+from django.utils import timezone
+from django_tenants.utils import get_public_schema_name
+
+DAILY_SCHEDULE_NAME = "Daily jobs for every practice"
+
+
+def ensure_daily_schedule(sender, **kwargs) -> None:
+    """After the public schema migrates, make sure the daily fan-out is scheduled (once)."""
+    if connection.schema_name != get_public_schema_name():
+        return
+    from django_q.models import Schedule
+
+    if Schedule.objects.filter(name=DAILY_SCHEDULE_NAME).exists():
+        return
+    tomorrow = timezone.now().replace(hour=7, minute=0, second=0, microsecond=0) + timezone.timedelta(days=1)
+    Schedule.objects.create(
+        name=DAILY_SCHEDULE_NAME,
+        func="practices.tasks.run_daily_jobs",
+        schedule_type=Schedule.DAILY,
+        next_run=tomorrow,
+        repeats=-1,
+    )
+
+
+@receiver(password_changed)
+def clear_one_time_password(sender, request, user, **kwargs) -> None:
+    from .models import StaffMember
+
+    StaffMember.objects.filter(user=user, must_change_password=True).update(must_change_password=False)

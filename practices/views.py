@@ -1,0 +1,33 @@
+from django.http import HttpResponseNotFound
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+
+from .roles import staff_required
+from .selectors import practice_by_invite_code, practice_url
+
+
+def unknown_host(request):
+    """Any host that is not the platform or an active practice: a plain 404 page."""
+    return HttpResponseNotFound(render_to_string("404.html", {"unknown_host": True}, request=request))
+
+
+def platform_home(request):
+    """The platform's landing page; a patient can find their practice by its invite code."""
+    code = request.GET.get("code", "").strip()
+    error = None
+    if code:
+        found = practice_by_invite_code(code)
+        if found is not None:
+            return redirect(practice_url(found, "/"))
+        error = "No practice uses that code. Check it and try again."
+    return render(request, "public/home.html", {"code": code, "error": error})
+
+
+def patient_home(request):
+    """The practice's own page for patients, branded."""
+    return render(request, "patient/home.html")
+
+
+@staff_required
+def staff_dashboard(request):
+    return render(request, "staff/dashboard.html")
