@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 PORT ?= 8000
 
-.PHONY: run test setup lint format bench clean-data
+.PHONY: run test setup lint format bench stop-db clean-data
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ format: setup
 bench: setup
 	$(PY) bench/create_practice.py
 
+# Stops the embedded PostgreSQL if a standalone manage.py command left it running.
+stop-db: setup
+	$(PY) -m config.embedded_db stop
+
 # Deletes the embedded database (all local data) and uploaded files.
-clean-data:
+clean-data: stop-db
 	rm -rf .data

@@ -48,7 +48,9 @@ class User(AbstractBaseUser, PermissionsMixin):
                 condition=Q(email__isnull=False),
                 name="accounts_user_email_unique",
             ),
-            models.UniqueConstraint(fields=["phone"], condition=Q(phone__isnull=False), name="accounts_user_phone_unique"),
+            models.UniqueConstraint(
+                fields=["phone"], condition=Q(phone__isnull=False), name="accounts_user_phone_unique"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -3,9 +3,8 @@
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
-from rest_framework.views import exception_handler as drf_exception_handler
-
 from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
 
 from practices.errors import DomainError
 

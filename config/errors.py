@@ -1,6 +1,7 @@
 """Error pages: JSON under /api/, HTML elsewhere."""
 
-from django.views.defaults import page_not_found, server_error as html_server_error
+from django.views.defaults import page_not_found
+from django.views.defaults import server_error as html_server_error
 
 from config.api_errors import json_not_found, json_server_error
 

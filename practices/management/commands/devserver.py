@@ -26,9 +26,11 @@ class Command(BaseCommand):
 
         port = options["port"]
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        # Each child leads its own process group, so stopping it also stops what it started
+        # (runserver's autoreloader runs the server in a grandchild).
         children = [
-            subprocess.Popen([*manage, "runserver", f"{options['host']}:{port}"]),
-            subprocess.Popen([*manage, "qcluster"]),
+            subprocess.Popen([*manage, "runserver", f"{options['host']}:{port}"], start_new_session=True),
+            subprocess.Popen([*manage, "qcluster"], start_new_session=True),
         ]
         self.stdout.write(
             self.style.SUCCESS(
@@ -50,11 +52,18 @@ class Command(BaseCommand):
         finally:
             for child in children:
                 if child.poll() is None:
-                    child.send_signal(signal.SIGINT)
+                    os.killpg(child.pid, signal.SIGTERM)
             deadline = time.monotonic() + 15
             for child in children:
                 try:
                     child.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
-                    child.kill()
+                    os.killpg(child.pid, signal.SIGKILL)
+            if not os.environ.get("DATABASE_URL"):
+                from django.db import connections
+
+                from config import embedded_db
+
+                connections.close_all()
+                embedded_db.stop(settings.DATA_DIR)
             self.stdout.write("Stopped.")

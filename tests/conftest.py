@@ -1,0 +1,81 @@
+"""Test worlds: the platform, practice "alpha" (entered by most tests) and practice "beta" (for isolation).
+
+The practices are created once per test session in the test database (cloned from the
+template schema, as in production); each test runs in a transaction that is rolled back.
+"""
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+from practices.models import Practice
+
+PRACTICES = {
+    "alpha": {"name": "Alpha Aesthetics", "owner_email": "owner@alpha.test"},
+    "beta": {"name": "Beta Dental", "owner_email": "owner@beta.test"},
+}
+OWNER_PASSWORD = "owner-pass-1234"
+
+
+def _ensure_practices() -> None:
+    from practices.demo import ensure_platform
+    from practices.services import create_practice
+
+    ensure_platform()
+    for slug, spec in PRACTICES.items():
+        if not Practice.objects.filter(slug=slug).exists():
+            create_practice(slug=slug, owner_password=OWNER_PASSWORD, owner_first_name="Owner", **spec)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        _ensure_practices()
+
+
+def pytest_unconfigure(config):
+    """Stop the embedded PostgreSQL if this test run started it."""
+    if not settings.configured:
+        return
+    from config import embedded_db
+
+    if embedded_db.started_here:
+        from django.db import connections
+
+        connections.close_all()
+        embedded_db.stop(settings.DATA_DIR)
+
+
+def host_of(slug: str) -> str:
+    return f"{slug}.{settings.BASE_DOMAIN}"
+
+
+@pytest.fixture
+def alpha(db):
+    """Practice alpha, entered: ORM calls in the test run in its schema."""
+    practice = Practice.objects.get(slug="alpha")
+    connection.set_tenant(practice)
+    yield practice
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def beta(db):
+    """Practice beta (not entered)."""
+    return Practice.objects.get(slug="beta")
+
+
+@pytest.fixture
+def alpha_client(alpha):
+    return Client(HTTP_HOST=host_of("alpha"))
+
+
+@pytest.fixture
+def beta_client(beta):
+    return Client(HTTP_HOST=host_of("beta"))
+
+
+@pytest.fixture
+def public_client(db):
+    return Client(HTTP_HOST=settings.BASE_DOMAIN)

@@ -1,0 +1,38 @@
+import factory
+from django.db import connection
+
+from accounts.models import User
+from practices.models import StaffMember
+
+STAFF_PASSWORD = "staff-pass-1234"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"person{n}@example.test")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    password = factory.PostGenerationMethodCall("set_password", STAFF_PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class StaffMemberFactory(factory.django.DjangoModelFactory):
+    """A staff member of the practice the connection is in."""
+
+    class Meta:
+        model = StaffMember
+
+    user = factory.SubFactory(UserFactory)
+    role = StaffMember.Role.FRONT_DESK
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        assert connection.schema_name != "public", "enter a practice before creating staff"
+        return super()._create(model_class, *args, **kwargs)

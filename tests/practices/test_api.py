@@ -1,0 +1,46 @@
+def test_resolve_returns_the_practice_for_its_invite_code(public_client, alpha):
+    response = public_client.get("/api/v1/practices/resolve", {"code": alpha.invite_code})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["name"] == "Alpha Aesthetics"
+    assert body["api_base_url"] == "http://alpha.localhost:8000/api/v1/"
+    assert body["branding"] == {
+        "name": "Alpha Aesthetics",
+        "logo_url": None,
+        "primary_color": alpha.primary_color,
+        "accent_color": alpha.accent_color,
+    }
+
+
+def test_resolve_unknown_code_is_a_json_404(public_client):
+    response = public_client.get("/api/v1/practices/resolve", {"code": "ZZZZ9999"})
+    assert response.status_code == 404
+    assert response.json() == {"error": {"code": "not_found", "message": "No practice uses that code.", "fields": {}}}
+
+
+def test_resolve_without_code_is_a_400_naming_the_field(public_client):
+    response = public_client.get("/api/v1/practices/resolve")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert error["fields"] == {"code": ["Enter an invite code."]}
+
+
+def test_resolve_is_not_served_on_a_practice_host(alpha_client, alpha):
+    response = alpha_client.get("/api/v1/practices/resolve", {"code": alpha.invite_code})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_api_root_on_a_practice_host_describes_that_practice(alpha_client, beta_client):
+    assert alpha_client.get("/api/v1/").json()["practice"]["slug"] == "alpha"
+    assert beta_client.get("/api/v1/").json()["practice"]["slug"] == "beta"
+
+
+def test_openapi_schema_and_docs_are_served_on_practice_hosts(alpha_client):
+    schema = alpha_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    assert "/api/v1/practice" in schema.json()["paths"]
+    docs = alpha_client.get("/api/docs/")
+    assert docs.status_code == 200
+    assert "swagger" in docs.content.decode().lower()
