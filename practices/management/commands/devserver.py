@@ -50,9 +50,11 @@ class Command(BaseCommand):
             while not stopping and all(child.poll() is None for child in children):
                 time.sleep(0.5)
         finally:
-            for child in children:
-                if child.poll() is None:
-                    os.killpg(child.pid, signal.SIGTERM)
+            web, worker = children
+            if web.poll() is None:
+                os.killpg(web.pid, signal.SIGTERM)  # the autoreloader and the server it runs
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGINT)  # the cluster stops its own workers
             deadline = time.monotonic() + 15
             for child in children:
                 try:
