@@ -264,3 +264,16 @@ LOGGING = {
 # Emails are unique case-insensitively (a functional unique constraint on accounts.User),
 # which the auth check cannot see.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+
+# ---------------------------------------------------------------- SMS and notifications
+# "twilio" in production, "console" (prints messages) in development, "locmem" in tests.
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "locmem" if TESTING else "console")
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
+TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "")
+# Marketing messages wait outside these hours (practice's local time).
+SMS_QUIET_HOURS = (21, 9)
+VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY", "")
+VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY", "")
+VAPID_CONTACT = os.environ.get("VAPID_CONTACT", "mailto:support@example.com")

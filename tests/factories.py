@@ -1,5 +1,6 @@
 import factory
 from django.db import connection
+from django.utils import timezone
 
 from accounts.models import User
 from practices.models import StaffMember
@@ -36,3 +37,20 @@ class StaffMemberFactory(factory.django.DjangoModelFactory):
     def _create(cls, model_class, *args, **kwargs):
         assert connection.schema_name != "public", "enter a practice before creating staff"
         return super()._create(model_class, *args, **kwargs)
+
+
+class PatientFactory(factory.django.DjangoModelFactory):
+    """A patient of the practice the connection is in (phone numbers are valid US numbers)."""
+
+    class Meta:
+        model = "patients.Patient"
+
+    user = factory.SubFactory(
+        UserFactory,
+        email=None,
+        phone=factory.Sequence(lambda n: f"+1415555{n % 10000:04d}"),
+        password=None,
+    )
+    status = "active"
+    source = "qr"
+    joined_at = factory.LazyFunction(timezone.now)
