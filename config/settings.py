@@ -121,6 +121,8 @@ else:
     _database = _start_embedded_postgres(DATA_DIR)
 _database["ENGINE"] = "django_tenants.postgresql_backend"
 _database.setdefault("TEST", {})
+if os.environ.get("TEST_DATABASE_NAME"):  # lets several test runs share one server
+    _database["TEST"]["NAME"] = os.environ["TEST_DATABASE_NAME"]
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
