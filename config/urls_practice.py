@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include(practice_urls)),
     path("", include("patients.urls_sms")),
     path("", include("patients.urls_staff")),
+    path("", include("patients.urls_notifications")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((practice_urls.api_urlpatterns, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_practice"), name="api_schema"),

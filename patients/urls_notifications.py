@@ -1,0 +1,3 @@
+"""URLs of this part of the patients app (included by config.urls_practice)."""
+
+urlpatterns: list = []
