@@ -29,6 +29,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     email = models.EmailField(blank=True, null=True)
     phone = models.CharField(max_length=20, blank=True, null=True, help_text="E.164, e.g. +15551234567")
+    phone_verified = models.BooleanField(default=False, help_text="The holder entered a code sent to this phone.")
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(default=True)

@@ -6,20 +6,22 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from patients import urls as patient_urls
 from practices import urls as practice_urls
-from practices import views
 from practices.health import healthz
 
 urlpatterns = [
-    path("", views.patient_home, name="patient_home"),
     path("healthz", healthz, name="healthz"),
     path("staff/", include("allauth.urls")),
+    # After allauth's URLs: the patient join/sign-in pages take over the names allauth redirects to.
+    *patient_urls.allauth_overrides,
+    path("", include(patient_urls)),
+    path("_allauth/", include("allauth.headless.urls")),
     path("", include(practice_urls)),
     path("", include("patients.urls_sms")),
-    path("", include("patients.urls_staff")),
     path("", include("patients.urls_notifications")),
     path("admin/", admin.site.urls),
-    path("api/v1/", include((practice_urls.api_urlpatterns, "api"))),
+    path("api/v1/", include((practice_urls.api_urlpatterns + patient_urls.api_urlpatterns, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_practice"), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
 ]

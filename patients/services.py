@@ -68,3 +68,136 @@ def announce_join(*, patient: Patient) -> None:
             sender=Patient, patient=patient, signup_code=patient.signup_code, schema_name=schema_name
         )
     )
+
+
+def _join_summary(source: str, code: str) -> str:
+    label = Patient.Source(source).label if source in Patient.Source.values else source
+    return f"Joined ({label.lower()}{f': {code}' if code else ''})"
+
+
+@transaction.atomic
+def complete_join(
+    *,
+    user: User,
+    first_name: str,
+    last_name: str,
+    email: str,
+    birthday: date,
+    code: str,
+    arrived_from: str,
+    sms_consent: bool,
+    sms_consent_text: str,
+) -> Patient:
+    """Attach (or complete) the patient profile of a user who just joined; announces the join once."""
+    from .codes import source_for_code
+
+    user.first_name, user.last_name = first_name.strip(), last_name.strip()
+    user.email = email.strip() or user.email or None
+    user.save(update_fields=["first_name", "last_name", "email"])
+
+    now = timezone.now()
+    patient = Patient.objects.select_for_update().filter(user=user).first() or Patient(user=user)
+    was_active = patient.pk is not None and patient.status == Patient.Status.ACTIVE
+    source = source_for_code(code) if code else None
+    if patient.pk is None:
+        patient.source = source or (arrived_from if arrived_from in Patient.Source.values else Patient.Source.QR)
+        # The code used at sign-up is kept as entered; a referral never counts retroactively.
+        patient.signup_code = code
+    patient.birthday = birthday
+    patient.terms_accepted_at = now
+    _set_consent(patient, sms_consent, sms_consent_text, now)
+    patient.status = Patient.Status.ACTIVE
+    patient.joined_at = patient.joined_at or now
+    patient.save()
+
+    if not was_active:
+        record_activity(patient=patient, kind=Activity.Kind.JOINED, summary=_join_summary(patient.source, code))
+        if patient.signup_code:
+            record_activity(
+                patient=patient,
+                kind=Activity.Kind.CODE_USED,
+                summary=f"Used the code {patient.signup_code} to join",
+                data={"code": patient.signup_code, "source": patient.source},
+            )
+        announce_join(patient=patient)
+    return patient
+
+
+def _set_consent(patient: Patient, consent: bool, wording: str, now) -> bool:
+    """Record an SMS-consent answer with its time and wording; returns whether it changed."""
+    if consent == patient.sms_consent and (patient.sms_consent_at or not consent):
+        return False
+    patient.sms_consent = consent
+    patient.sms_consent_at = now
+    patient.sms_consent_text = wording if consent else ""
+    return True
+
+
+@transaction.atomic
+def update_profile(
+    *,
+    patient: Patient,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    email: str | None = None,
+    birthday: date | None = None,
+    sms_consent: bool | None = None,
+    sms_consent_text: str = "",
+    notify_by_sms: bool | None = None,
+    notify_by_push: bool | None = None,
+    actor: User | None = None,
+) -> Patient:
+    """Change what the patient (or staff for them) edited; only given fields change; one timeline line."""
+    user = patient.user
+    changed: list[str] = []
+    for field, value in (("first_name", first_name), ("last_name", last_name)):
+        if value is not None and getattr(user, field) != value.strip():
+            setattr(user, field, value.strip())
+            changed.append(field)
+    if email is not None and (email.strip() or None) != user.email:
+        user.email = email.strip() or None
+        changed.append("email")
+    if changed:
+        user.save(update_fields=changed)
+
+    patient_changed: list[str] = []
+    if birthday is not None and birthday != patient.birthday:
+        patient.birthday = birthday
+        patient_changed.append("birthday")
+    for field, value in (("notify_by_sms", notify_by_sms), ("notify_by_push", notify_by_push)):
+        if value is not None and getattr(patient, field) != value:
+            setattr(patient, field, value)
+            patient_changed.append(field)
+    consent_changed = sms_consent is not None and _set_consent(patient, sms_consent, sms_consent_text, timezone.now())
+    if patient_changed or consent_changed:
+        patient.save()
+    if consent_changed:
+        record_activity(
+            patient=patient,
+            kind=Activity.Kind.CONSENT_CHANGED,
+            summary="Agreed to marketing texts" if patient.sms_consent else "Withdrew consent to marketing texts",
+            actor=actor,
+        )
+    if changed or patient_changed:
+        record_activity(
+            patient=patient,
+            kind=Activity.Kind.PROFILE_UPDATED,
+            summary="Updated " + ", ".join(f.replace("_", " ") for f in changed + patient_changed),
+            actor=actor,
+            data={"fields": changed + patient_changed},
+        )
+    return patient
+
+
+def activate_pending_patient(*, user: User) -> Patient | None:
+    """A patient added at the desk or imported becomes active the first time they sign in."""
+    with transaction.atomic():
+        patient = Patient.objects.select_for_update().filter(user=user, status=Patient.Status.PENDING).first()
+        if patient is None:
+            return None
+        patient.status = Patient.Status.ACTIVE
+        patient.joined_at = timezone.now()
+        patient.save(update_fields=["status", "joined_at"])
+        record_activity(patient=patient, kind=Activity.Kind.JOINED, summary="Joined (finished an invitation)")
+        announce_join(patient=patient)
+    return patient

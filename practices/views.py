@@ -23,11 +23,6 @@ def platform_home(request):
     return render(request, "public/home.html", {"code": code, "error": error})
 
 
-def patient_home(request):
-    """The practice's own page for patients, branded."""
-    return render(request, "patient/home.html")
-
-
 @staff_required
 def staff_dashboard(request):
     return render(request, "staff/dashboard.html")

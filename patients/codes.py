@@ -1,0 +1,39 @@
+"""Which codes a patient may join with.
+
+The practice's invite code is known here. Higher apps (referrals) register a resolver in their
+AppConfig.ready that recognises their own codes, without this app importing them.
+"""
+
+from collections.abc import Callable
+
+from django.db import connection
+
+from .models import Patient
+
+# A resolver takes a normalised code and returns the sign-up source it stands for, or None.
+CodeResolver = Callable[[str], str | None]
+_resolvers: list[CodeResolver] = []
+
+
+def register_code_resolver(resolver: CodeResolver) -> None:
+    if resolver not in _resolvers:
+        _resolvers.append(resolver)
+
+
+def normalize_code(code: str) -> str:
+    return "".join((code or "").split()).upper()
+
+
+def source_for_code(code: str) -> str | None:
+    """The sign-up source a code stands for (invite code, referral...), or None if nobody knows it."""
+    code = normalize_code(code)
+    if not code:
+        return None
+    practice = getattr(connection, "tenant", None)
+    if practice is not None and practice.invite_code and code == practice.invite_code:
+        return Patient.Source.INVITE_CODE
+    for resolver in _resolvers:
+        source = resolver(code)
+        if source:
+            return source
+    return None

@@ -1,0 +1,28 @@
+"""Patient pages on the practice's host. The allauth names registered here come after allauth's own
+URLs (mounted under /staff/ for staff), so allauth's redirects land on the patient pages."""
+
+from django.urls import path
+
+from . import api, urls_staff, views
+
+app_name = "patients"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("join/finish/", views.finish_join, name="finish_join"),
+    path("me/", views.profile, name="profile"),
+    # The staff portal's patient pages share the "patients" namespace.
+    *urls_staff.urlpatterns,
+]
+
+# Names allauth reverses in the patient flows (kept un-namespaced for it).
+allauth_overrides = [
+    path("join/", views.JoinView.as_view(), name="account_signup"),
+    path("join/verify/", views.VerifyPhoneView.as_view(), name="account_verify_phone"),
+    path("signin/", views.SignInView.as_view(), name="account_request_login_code"),
+    path("signin/code/", views.SignInCodeView.as_view(), name="account_confirm_login_code"),
+]
+
+api_urlpatterns = [
+    path("me", api.Me.as_view(), name="me"),
+]
