@@ -1,3 +1,21 @@
-"""URLs of this part of the patients app (included by config.urls_practice)."""
+"""URLs of this part of the patients app (included by config.urls_practice): the staff portal's patient pages."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import views_staff
+
+app_name = "patients"
+
+urlpatterns = [
+    path("staff/patients/", views_staff.patient_list, name="staff_patient_list"),
+    path("staff/patients/new/", views_staff.patient_add, name="staff_patient_add"),
+    path("staff/patients/<int:patient_id>/", views_staff.patient_detail, name="staff_patient_detail"),
+    path("staff/patients/<int:patient_id>/notes/", views_staff.patient_note, name="staff_patient_note"),
+    path("staff/patients/import/", views_staff.import_upload, name="staff_import"),
+    path("staff/patients/import/<int:import_id>/", views_staff.import_status, name="staff_import_status"),
+    path(
+        "staff/patients/import/<int:import_id>/progress/",
+        views_staff.import_progress,
+        name="staff_import_progress",
+    ),
+]
