@@ -237,6 +237,10 @@ if TESTING:
 PRACTICE_DAILY_JOBS = [
     "practices.jobs.clear_expired_sessions",
 ]
+# Jobs run every five minutes for every active practice.
+PRACTICE_FREQUENT_JOBS = [
+    "patients.tasks.release_waiting_messages",
+]
 
 # ---------------------------------------------------------------- files
 STATIC_URL = "/static/"

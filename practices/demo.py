@@ -74,3 +74,9 @@ def seed_staff(practice: Practice) -> None:
 
 
 DEMO_STEPS = [seed_staff]
+
+
+def register_demo_step(step) -> None:
+    """Higher apps add their demo data (called from their AppConfig.ready); steps run in order."""
+    if step not in DEMO_STEPS:
+        DEMO_STEPS.append(step)

@@ -5,24 +5,33 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
 DAILY_SCHEDULE_NAME = "Daily jobs for every practice"
+FREQUENT_SCHEDULE_NAME = "Frequent jobs for every practice"
 
 
 def ensure_daily_schedule(sender, **kwargs) -> None:
-    """After the public schema migrates, make sure the daily fan-out is scheduled (once)."""
+    """After the public schema migrates, make sure the fan-out schedules exist (once each)."""
     if connection.schema_name != get_public_schema_name():
         return
     from django_q.models import Schedule
 
-    if Schedule.objects.filter(name=DAILY_SCHEDULE_NAME).exists():
-        return
-    tomorrow = timezone.now().replace(hour=7, minute=0, second=0, microsecond=0) + timezone.timedelta(days=1)
-    Schedule.objects.create(
-        name=DAILY_SCHEDULE_NAME,
-        func="practices.tasks.run_daily_jobs",
-        schedule_type=Schedule.DAILY,
-        next_run=tomorrow,
-        repeats=-1,
-    )
+    now = timezone.now()
+    if not Schedule.objects.filter(name=DAILY_SCHEDULE_NAME).exists():
+        Schedule.objects.create(
+            name=DAILY_SCHEDULE_NAME,
+            func="practices.tasks.run_daily_jobs",
+            schedule_type=Schedule.DAILY,
+            next_run=now.replace(hour=7, minute=0, second=0, microsecond=0) + timezone.timedelta(days=1),
+            repeats=-1,
+        )
+    if not Schedule.objects.filter(name=FREQUENT_SCHEDULE_NAME).exists():
+        Schedule.objects.create(
+            name=FREQUENT_SCHEDULE_NAME,
+            func="practices.tasks.run_frequent_jobs",
+            schedule_type=Schedule.MINUTES,
+            minutes=5,
+            next_run=now,
+            repeats=-1,
+        )
 
 
 @receiver(password_changed)

@@ -41,11 +41,20 @@ def run_in_practice(schema_name: str, func_path: str, *args, **kwargs):
         return func(*args, **kwargs)
 
 
-def run_daily_jobs() -> int:
-    """Fan the daily jobs out over every active practice; returns how many tasks were queued."""
+def _fan_out(jobs: list[str]) -> int:
     queued = 0
     for schema in practices_in_service().values_list("schema_name", flat=True):
-        for job in settings.PRACTICE_DAILY_JOBS:
+        for job in jobs:
             enqueue_for_practice(job, schema_name=schema)
             queued += 1
     return queued
+
+
+def run_daily_jobs() -> int:
+    """Fan the daily jobs out over every active practice; returns how many tasks were queued."""
+    return _fan_out(settings.PRACTICE_DAILY_JOBS)
+
+
+def run_frequent_jobs() -> int:
+    """Fan the every-few-minutes jobs (e.g. messages held by quiet hours) out over every active practice."""
+    return _fan_out(settings.PRACTICE_FREQUENT_JOBS)

@@ -20,3 +20,8 @@ def test_seed_demo_is_idempotent_and_its_logins_work(db, capsys):
             assert user.check_password(login.password)
             assert user.staff_member.role == login.role
             assert login.password in out
+        from patients.demo import PATIENT_COUNT
+        from patients.models import Patient
+
+        assert Patient.objects.count() == PATIENT_COUNT
+        assert Patient.objects.filter(terms_accepted_at__isnull=True).count() == 0

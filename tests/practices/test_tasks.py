@@ -8,8 +8,8 @@ from django_q.models import Schedule
 from django_tenants.utils import tenant_context
 
 from practices.models import Practice
-from practices.signals import DAILY_SCHEDULE_NAME
-from practices.tasks import enqueue_for_practice, run_daily_jobs
+from practices.signals import DAILY_SCHEDULE_NAME, FREQUENT_SCHEDULE_NAME
+from practices.tasks import enqueue_for_practice, run_daily_jobs, run_frequent_jobs
 
 seen_schemas: list[str] = []
 
@@ -53,10 +53,22 @@ def record_daily() -> None:
     record_schema("daily")
 
 
-def test_the_daily_schedule_exists_once(db):
+def test_the_schedules_exist_once(db):
     schedule = Schedule.objects.get(name=DAILY_SCHEDULE_NAME)
     assert schedule.func == "practices.tasks.run_daily_jobs"
     assert schedule.schedule_type == Schedule.DAILY
+    frequent = Schedule.objects.get(name=FREQUENT_SCHEDULE_NAME)
+    assert (frequent.func, frequent.schedule_type, frequent.minutes) == (
+        "practices.tasks.run_frequent_jobs",
+        Schedule.MINUTES,
+        5,
+    )
+
+
+def test_frequent_jobs_fan_out_too(db, settings):
+    settings.PRACTICE_FREQUENT_JOBS = ["tests.practices.test_tasks.record_daily"]
+    assert run_frequent_jobs() == 2
+    assert sorted(seen_schemas) == ["daily:p_alpha", "daily:p_beta"]
 
 
 def test_clearing_sessions_touches_only_the_practice_it_runs_for(alpha, beta):
