@@ -93,6 +93,13 @@ class JoinDetailsForm(forms.Form):
     def clean_email(self) -> str:
         return clean_unique_email(self.cleaned_data.get("email", ""), user=None)
 
+    def clean(self):
+        cleaned_data = super().clean()
+        # allauth adds the phone field (optional in its settings, see ACCOUNT_SIGNUP_FIELDS); joining needs it.
+        if "phone" in self.fields and not cleaned_data.get("phone") and "phone" not in self.errors:
+            self.add_error("phone", "Enter your mobile number.")
+        return cleaned_data
+
     def clean_code(self) -> str:
         code = normalize_code(self.cleaned_data.get("code", ""))
         if code and source_for_code(code) is None:
@@ -167,3 +174,4 @@ class ProfileForm(forms.Form):
 
     def clean_email(self) -> str:
         return clean_unique_email(self.cleaned_data.get("email", ""), user=self.user)
+

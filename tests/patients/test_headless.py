@@ -116,3 +116,14 @@ def test_a_token_from_one_practice_is_useless_at_another(alpha_client, beta_clie
     ]
     assert Client(HTTP_HOST="alpha.localhost").get("/api/v1/me", HTTP_X_SESSION_TOKEN=token).status_code == 200
     assert beta_client.get("/api/v1/me", HTTP_X_SESSION_TOKEN=token).status_code in (401, 403)
+
+
+def test_the_app_cannot_join_without_a_phone(alpha_client, alpha):
+    response = call(
+        alpha_client,
+        "post",
+        f"{AUTH}/signup",
+        {"first_name": "Ana", "last_name": "Ruiz", "birthday": "1992-07-04", "accept_terms": True},
+    )
+    assert response.status_code == 400
+    assert any(error.get("param") == "phone" for error in response.json()["errors"])

@@ -252,3 +252,9 @@ def test_sign_up_stays_closed_on_the_staff_pages(alpha_client, alpha):
     alpha_client.post("/staff/signup/", join_data())
     assert not User.objects.filter(phone=PHONE).exists()
     assert connection.schema_name == alpha.schema_name
+
+
+def test_the_phone_is_required_to_join(alpha_client, alpha):
+    response = alpha_client.post("/join/", join_data(phone=""))
+    assert "Enter your mobile number." in response.content.decode()
+    assert not User.objects.filter(first_name="Jane").exists()
