@@ -7,6 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from patients import urls as patient_urls
+from patients import urls_notifications as notification_urls
 from practices import urls as practice_urls
 from practices.health import healthz
 
@@ -21,7 +22,15 @@ urlpatterns = [
     path("", include("patients.urls_sms")),
     path("", include("patients.urls_notifications")),
     path("admin/", admin.site.urls),
-    path("api/v1/", include((practice_urls.api_urlpatterns + patient_urls.api_urlpatterns, "api"))),
+    path(
+        "api/v1/",
+        include(
+            (
+                practice_urls.api_urlpatterns + patient_urls.api_urlpatterns + notification_urls.api_urlpatterns,
+                "api",
+            )
+        ),
+    ),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_practice"), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
 ]

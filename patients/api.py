@@ -1,23 +1,13 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
 
-from .access import patient_of
+from .api_permissions import IsPatient
 from .forms import sms_consent_wording, validate_birthday
 from .services import update_profile
-
-
-class IsPatient(BasePermission):
-    """Signed in (session or X-Session-Token) as a patient of this practice."""
-
-    message = "Sign in as a patient of this practice."
-
-    def has_permission(self, request, view) -> bool:
-        return patient_of(request.user) is not None
 
 
 class MeSerializer(serializers.Serializer):

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from practices.selectors import current_practice
 from practices.tasks import enqueue_for_practice
 
 from . import sms
@@ -22,7 +23,7 @@ from .errors import InvalidPhone
 from .models import Activity, Message, Patient
 from .phones import normalize_phone
 from .services import patient_by_phone, record_activity
-from .sms import TWILIO_UNSUBSCRIBED, SmsPermanentError, SmsTemporaryError, current_practice
+from .sms import TWILIO_UNSUBSCRIBED, SmsPermanentError, SmsTemporaryError
 
 logger = logging.getLogger(__name__)
 

@@ -15,31 +15,17 @@ from typing import Protocol, TextIO
 import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection
 from django.urls import reverse
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from practices.models import Practice
-from practices.selectors import practice_url
+from practices.selectors import current_practice, practice_url
 
 # The send happens while deliver_message holds the message's row lock: bound how long that can be.
 TWILIO_TIMEOUT_SECONDS = 15
 # Twilio's "Attempt to send to unsubscribed recipient": the number replied STOP at the carrier level.
 TWILIO_UNSUBSCRIBED = 21610
-
-
-def current_practice() -> Practice:
-    """The practice the connection is in, as a model instance.
-
-    Tasks run under schema_context, which only knows the schema name (connection.tenant is then a
-    FakeTenant without a name, time zone or domain), so fall back to reading the practice row.
-    """
-    tenant = connection.tenant
-    if isinstance(tenant, Practice):
-        return tenant
-    return Practice.objects.get(schema_name=connection.schema_name)
 
 
 class SmsError(Exception):

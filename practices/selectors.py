@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
 
 from .models import Practice
@@ -38,3 +39,15 @@ def branding(practice: Practice) -> dict:
         "primary_color": practice.primary_color,
         "accent_color": practice.accent_color,
     }
+
+
+def current_practice() -> Practice:
+    """The practice the connection is in, as a model instance.
+
+    Inside tasks (schema_context) connection.tenant is a stand-in that knows only the schema name,
+    so the practice row is read then.
+    """
+    tenant = connection.tenant
+    if isinstance(tenant, Practice):
+        return tenant
+    return Practice.objects.get(schema_name=connection.schema_name)
