@@ -174,4 +174,3 @@ class ProfileForm(forms.Form):
 
     def clean_email(self) -> str:
         return clean_unique_email(self.cleaned_data.get("email", ""), user=self.user)
-

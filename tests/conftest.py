@@ -77,5 +77,18 @@ def beta_client(beta):
 
 
 @pytest.fixture
+def media_root(settings, tmp_path):
+    """A throwaway MEDIA_ROOT. django-tenants' storage caches the folder derived from MEDIA_ROOT and does not
+    notice it change, so the cache is dropped on the way in and out (other tests rely on theirs)."""
+    from django.core.files.storage import storages
+
+    storage = storages["default"]
+    storage.__dict__.pop("relative_media_root", None)
+    settings.MEDIA_ROOT = str(tmp_path)
+    yield tmp_path
+    storage.__dict__.pop("relative_media_root", None)
+
+
+@pytest.fixture
 def public_client(db):
     return Client(HTTP_HOST=settings.BASE_DOMAIN)

@@ -2,10 +2,8 @@
 
 import io
 
-import pytest
 from django.contrib.staticfiles import finders
 from django.core.files.base import ContentFile
-from django.core.files.storage import storages
 from django.template.loader import render_to_string
 from django.test import RequestFactory
 from PIL import Image
@@ -35,17 +33,6 @@ def test_the_manifest_is_branded_with_the_practice(alpha_client, alpha):
 def test_each_practice_gets_its_own_manifest(beta_client, beta):
     manifest = beta_client.get("/manifest.webmanifest").json()
     assert manifest["name"] == manifest["short_name"] == "Beta Dental"
-
-
-@pytest.fixture
-def media_root(settings, tmp_path):
-    """A throwaway MEDIA_ROOT. django-tenants' storage caches the folder derived from MEDIA_ROOT and does not
-    notice it change, so the cache is dropped on the way in and out (other tests rely on theirs)."""
-    storage = storages["default"]
-    storage.__dict__.pop("relative_media_root", None)
-    settings.MEDIA_ROOT = tmp_path
-    yield tmp_path
-    storage.__dict__.pop("relative_media_root", None)
 
 
 def test_a_practice_logo_is_offered_as_an_icon(alpha_client, alpha, media_root):

@@ -21,11 +21,10 @@ def test_cache_keys_are_scoped_to_the_practice(alpha, beta):
     assert cache.get("greeting") == "alpha's"
 
 
-def test_uploaded_files_live_under_the_practice_folder(alpha, settings, tmp_path):
+def test_uploaded_files_live_under_the_practice_folder(alpha, media_root):
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
 
-    settings.MEDIA_ROOT = str(tmp_path)
     name = default_storage.save("branding/logo.txt", ContentFile(b"x"))
-    assert (tmp_path / alpha.schema_name / name).exists()
+    assert (media_root / alpha.schema_name / name).exists()
     assert default_storage.url(name).startswith(f"/media/{alpha.schema_name}/")

@@ -1,0 +1,331 @@
+"""CSV import of a practice's existing patients: start an import, and run it in the background."""
+
+import csv
+import io
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import validate_email
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from practices.tasks import enqueue_for_practice
+
+from .errors import InvalidPhone, PatientError
+from .models import Activity, Patient, PatientImport
+from .phones import normalize_phone
+from .services import create_patient, record_activity
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = ("phone", "first_name", "last_name", "email", "birthday", "external_id")
+REQUIRED_COLUMNS = ("phone",)
+# Excel on Windows saves "CSV" in its code page; UTF-8 (with or without a BOM) is tried first,
+# then cp1252, then latin-1, which accepts any byte so a readable file is never refused for its encoding.
+ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+BIRTHDAY_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
+PROGRESS_EVERY = 100
+# A wrong file can make every row bad; the report keeps the first rows, the count stays exact.
+MAX_REPORTED_ROWS = 1000
+MAX_LENGTHS = {"first_name": 150, "last_name": 150, "email": 254, "external_id": 64}
+LABELS = {"first_name": "First name", "last_name": "Last name", "email": "Email", "external_id": "External id"}
+
+
+class UnreadableFile(PatientError):
+    code = "unreadable_file"
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    phone: str
+    first_name: str
+    last_name: str
+    email: str
+    birthday: date | None
+    external_id: str
+
+
+class RowRefused(Exception):
+    def __init__(self, reasons: list[str]):
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+def decode_csv(data: bytes) -> str:
+    """The file's text, in the first encoding that reads it."""
+    for encoding in ENCODINGS:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise UnreadableFile("The file's text could not be read.")  # unreachable: latin-1 reads any byte
+
+
+def _column_name(cell: str) -> str:
+    return cell.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def read_csv(data: bytes) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """The header's column names and the data rows, numbered as a spreadsheet shows them (the header is row 1).
+
+    Raises UnreadableFile when the file is empty, is not text, or has no phone column.
+    """
+    text = decode_csv(data)
+    if "\x00" in text:
+        raise UnreadableFile("This is not a CSV text file. Save the spreadsheet as CSV and upload that.")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [_column_name(cell) for cell in next(reader, [])]
+    except csv.Error as error:
+        raise UnreadableFile(f"The first row could not be read as CSV ({error}).") from None
+    if not any(header):
+        raise UnreadableFile("The file is empty: the first row must name the columns (phone, first_name, ...).")
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        found = ", ".join(name for name in header if name) or "nothing"
+        raise UnreadableFile(f"The first row must have a “{missing[0]}” column (found: {found}).")
+    positions = {name: header.index(name) for name in COLUMNS if name in header}
+
+    def rows() -> Iterator[tuple[int, dict[str, str]]]:
+        try:
+            for number, cells in enumerate(reader, start=2):
+                if not any(cell.strip() for cell in cells):
+                    continue
+                yield number, {name: (cells[i].strip() if i < len(cells) else "") for name, i in positions.items()}
+        except csv.Error as error:
+            raise UnreadableFile(f"Row {reader.line_num} could not be read as CSV ({error}).") from None
+
+    return header, rows()
+
+
+def clean_row(values: dict[str, str]) -> ImportRow:
+    """The row's values checked and converted; raises RowRefused with every reason the row is wrong."""
+    reasons = []
+    raw_phone = values.get("phone", "")
+    phone = ""
+    if not raw_phone:
+        reasons.append("Phone is missing.")
+    else:
+        try:
+            phone = normalize_phone(raw_phone)
+        except InvalidPhone:
+            reasons.append(f"Phone “{raw_phone}” is not a valid phone number.")
+    email = values.get("email", "")
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            reasons.append(f"Email “{email}” is not a valid email address.")
+    raw_birthday = values.get("birthday", "")
+    birthday = None
+    if raw_birthday:
+        birthday = _parse_birthday(raw_birthday)
+        if birthday is None:
+            reasons.append(f"Birthday “{raw_birthday}” is not a date (use YYYY-MM-DD or MM/DD/YYYY).")
+        elif birthday > timezone.localdate():
+            reasons.append(f"Birthday “{raw_birthday}” is in the future.")
+    for name, limit in MAX_LENGTHS.items():
+        if len(values.get(name, "")) > limit:
+            reasons.append(f"{LABELS[name]} is longer than {limit} characters.")
+    if reasons:
+        raise RowRefused(reasons)
+    return ImportRow(
+        phone=phone,
+        first_name=values.get("first_name", ""),
+        last_name=values.get("last_name", ""),
+        email=email,
+        birthday=birthday,
+        external_id=values.get("external_id", ""),
+    )
+
+
+def _parse_birthday(raw: str) -> date | None:
+    for fmt in BIRTHDAY_FORMATS:
+        try:
+            return datetime.strptime(raw, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _email_used_by_another(email: str, user: User | None = None) -> bool:
+    others = User.objects.filter(email__iexact=email)
+    if user is not None:
+        others = others.exclude(pk=user.pk)
+    return others.exists()
+
+
+@transaction.atomic
+def start_import(*, upload: UploadedFile, actor: User) -> PatientImport:
+    """Store the uploaded file and queue its import to run once this transaction has committed."""
+    patient_import = PatientImport.objects.create(file=upload, filename=upload.name[:200], created_by=actor)
+    _enqueue_run(patient_import)
+    return patient_import
+
+
+def run_import(import_id: int) -> PatientImport:
+    """Import every good row of the file and report the others; finished imports are returned unchanged.
+
+    Each row is its own transaction, so a bad row never loses the good ones. A phone number the
+    practice already has fills in what the patient is missing, so running a file twice creates no one twice.
+    A long file is worked through in turns, each queued after the previous one (see `_turn_seconds`).
+    """
+    patient_import = PatientImport.objects.get(pk=import_id)
+    if patient_import.status in (PatientImport.Status.DONE, PatientImport.Status.FAILED):
+        return patient_import
+    try:
+        with patient_import.file.open("rb") as handle:
+            data = handle.read()
+        _header, rows = read_csv(data)
+        rows = list(rows)
+    except (UnreadableFile, OSError) as error:
+        message = error.message if isinstance(error, UnreadableFile) else "The uploaded file could not be opened."
+        return _finish(patient_import, status=PatientImport.Status.FAILED, file_error=message)
+
+    # A later turn (or a run cut short by a restarted worker) carries on after the last saved progress.
+    # Rows done after it in a cut-short run are applied again: harmless, a known phone is only filled in.
+    already_done = patient_import.processed_rows if patient_import.status == PatientImport.Status.RUNNING else 0
+    patient_import.status = PatientImport.Status.RUNNING
+    patient_import.total_rows = len(rows)
+    patient_import.save(update_fields=["status", "total_rows"])
+
+    deadline = time.monotonic() + _turn_seconds()
+    try:
+        for position, (number, values) in enumerate(rows[already_done:], start=already_done + 1):
+            _import_row(patient_import, number, values)
+            patient_import.processed_rows = position
+            if position % PROGRESS_EVERY == 0:
+                _save_progress(patient_import)
+            if position < len(rows) and time.monotonic() > deadline:
+                _save_progress(patient_import)
+                _enqueue_run(patient_import)
+                return patient_import
+    except Exception:
+        logger.exception("Patient import %s stopped at row %s", import_id, patient_import.processed_rows)
+        return _finish(
+            patient_import,
+            status=PatientImport.Status.FAILED,
+            file_error="The import stopped unexpectedly. The rows before it were imported; upload the file again "
+            "to finish (rows already imported are not duplicated).",
+        )
+    return _finish(patient_import, status=PatientImport.Status.DONE)
+
+
+def _turn_seconds() -> float:
+    # The worker kills a task that runs longer than the cluster's timeout, which would leave the import
+    # "running" for ever; half of it leaves room for the row in progress and the final save.
+    return settings.Q_CLUSTER.get("timeout", 60) / 2
+
+
+def _enqueue_run(patient_import: PatientImport) -> None:
+    schema_name = connection.schema_name
+    transaction.on_commit(
+        lambda: enqueue_for_practice("patients.imports.run_import", patient_import.pk, schema_name=schema_name)
+    )
+
+
+def _import_row(patient_import: PatientImport, number: int, values: dict[str, str]) -> None:
+    try:
+        row = clean_row(values)
+        with transaction.atomic():
+            created = _apply_row(patient_import, number, row)
+    except RowRefused as refused:
+        _report(patient_import, number, refused.reasons)
+    except PatientError as error:
+        _report(patient_import, number, [error.message])
+    except IntegrityError:
+        # Someone added the same phone or email between our check and the insert.
+        _report(patient_import, number, ["This phone number or email was just added by someone else; import again."])
+    else:
+        if created:
+            patient_import.created_count += 1
+        else:
+            patient_import.updated_count += 1
+
+
+def _apply_row(patient_import: PatientImport, number: int, row: ImportRow) -> bool:
+    """Create the patient or fill in what they are missing; True when created."""
+    actor = patient_import.created_by
+    patient = Patient.objects.select_related("user").filter(user__phone=row.phone).first()
+    if patient is None:
+        if row.email and _email_used_by_another(row.email):
+            raise RowRefused([f"Email “{row.email}” is already used by another account."])
+        patient = create_patient(
+            phone=row.phone,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            email=row.email,
+            birthday=row.birthday,
+            status=Patient.Status.PENDING,
+            source=Patient.Source.IMPORT,
+            external_id=row.external_id,
+            actor=actor,
+        )
+        record_activity(
+            patient=patient,
+            kind=Activity.Kind.IMPORTED,
+            summary=f"Imported from {patient_import.filename}",
+            actor=actor,
+            data={"import_id": patient_import.pk, "row": number},
+        )
+        return True
+
+    user = patient.user
+    filled = []
+    for field in ("first_name", "last_name"):
+        if not getattr(user, field) and getattr(row, field):
+            setattr(user, field, getattr(row, field))
+            filled.append(field)
+    if not user.email and row.email:
+        if _email_used_by_another(row.email, user):
+            raise RowRefused([f"Email “{row.email}” is already used by another account."])
+        user.email = User.objects.normalize_email(row.email)
+        filled.append("email")
+    if filled:
+        user.save(update_fields=filled)
+    patient_fields = []
+    if patient.birthday is None and row.birthday:
+        patient.birthday = row.birthday
+        patient_fields.append("birthday")
+    if not patient.external_id and row.external_id:
+        patient.external_id = row.external_id
+        patient_fields.append("external_id")
+    if patient_fields:
+        patient.save(update_fields=patient_fields)
+        filled += patient_fields
+    if filled:
+        names = ", ".join(LABELS.get(field, field.capitalize()).lower() for field in filled)
+        record_activity(
+            patient=patient,
+            kind=Activity.Kind.PROFILE_UPDATED,
+            summary=f"Filled in from {patient_import.filename}: {names}",
+            actor=actor,
+            data={"import_id": patient_import.pk, "row": number, "fields": filled},
+        )
+    return False
+
+
+def _report(patient_import: PatientImport, number: int, reasons: list[str]) -> None:
+    patient_import.error_count += 1
+    if len(patient_import.errors) < MAX_REPORTED_ROWS:
+        patient_import.errors.append({"row": number, "errors": reasons})
+
+
+def _save_progress(patient_import: PatientImport) -> None:
+    patient_import.save(update_fields=["processed_rows", "created_count", "updated_count", "error_count", "errors"])
+
+
+def _finish(patient_import: PatientImport, *, status: str, file_error: str = "") -> PatientImport:
+    if file_error:
+        patient_import.errors.append({"row": None, "errors": [file_error]})
+    patient_import.status = status
+    patient_import.finished_at = timezone.now()
+    patient_import.save()
+    return patient_import
