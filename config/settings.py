@@ -169,8 +169,9 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "/staff/login/"
 ACCOUNT_ADAPTER = "patients.adapters.AccountAdapter"
 # Staff sign in by email and password (/staff/login/); patients by phone and a code sent by SMS.
 ACCOUNT_LOGIN_METHODS = {"email", "phone"}
-# Optional for allauth so that staff (who have no phone) pass its login stages; the join form requires it.
-ACCOUNT_SIGNUP_FIELDS = ["phone"]
+# Both optional for allauth (staff have no phone and must pass its login stages); the join form requires
+# the phone. The email is optional for patients.
+ACCOUNT_SIGNUP_FIELDS = ["phone", "email"]
 ACCOUNT_SIGNUP_FORM_CLASS = "patients.forms.JoinDetailsForm"
 ACCOUNT_FORMS = {"login": "practices.forms.StaffLoginForm"}
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None

@@ -258,3 +258,14 @@ def test_the_phone_is_required_to_join(alpha_client, alpha):
     response = alpha_client.post("/join/", join_data(phone=""))
     assert "Enter your mobile number." in response.content.decode()
     assert not User.objects.filter(first_name="Jane").exists()
+
+
+def test_the_optional_email_is_kept_and_must_be_unique(alpha_client, alpha):
+    page = alpha_client.get("/join/").content.decode()
+    assert 'name="email"' in page
+    PatientFactory(user__email="taken@example.test")
+    response = alpha_client.post("/join/", join_data(email="taken@example.test"))
+    assert response.status_code == 200
+    assert "already" in response.content.decode()
+    join(alpha_client, email="Jane@Example.test")
+    assert User.objects.get(phone=PHONE).email.lower() == "jane@example.test"
