@@ -27,7 +27,7 @@ class AccountAdapter(DefaultAccountAdapter):
     def error_messages(self):  # allauth reads these by key
         messages = dict(super().error_messages)
         messages["too_many_login_attempts"] = (
-            f"Too many codes were requested for this number. Please try again {_wait_wording('request_login_code')}."
+            f"Too many sign-in codes were requested. Please try again {_wait_wording('request_login_code')}."
         )
         messages["unknown_phone"] = "We don't know this number yet. Join the program first."
         messages["phone_taken"] = "This number already has an account: sign in instead."
