@@ -48,6 +48,7 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "django_q",
     "rest_framework",
     "drf_spectacular",
@@ -239,6 +240,7 @@ if TESTING:
 # Jobs run once a day for every active practice, each inside that practice's schema.
 PRACTICE_DAILY_JOBS = [
     "practices.jobs.clear_expired_sessions",
+    "loyalty.jobs.run_daily_jobs",
 ]
 # Jobs run every five minutes for every active practice.
 PRACTICE_FREQUENT_JOBS = [

@@ -7,6 +7,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from patients import urls as patient_urls
+from loyalty import urls as loyalty_urls
+from loyalty import urls_pos as pos_urls
 from patients import urls_notifications as notification_urls
 from practices import urls as practice_urls
 from practices.health import healthz
@@ -21,12 +23,17 @@ urlpatterns = [
     path("", include(practice_urls)),
     path("", include("patients.urls_sms")),
     path("", include("patients.urls_notifications")),
+    path("", include(loyalty_urls)),
     path("admin/", admin.site.urls),
     path(
         "api/v1/",
         include(
             (
-                practice_urls.api_urlpatterns + patient_urls.api_urlpatterns + notification_urls.api_urlpatterns,
+                practice_urls.api_urlpatterns
+                + patient_urls.api_urlpatterns
+                + notification_urls.api_urlpatterns
+                + loyalty_urls.api_urlpatterns
+                + pos_urls.api_urlpatterns,
                 "api",
             )
         ),

@@ -22,6 +22,7 @@ from .imports import UnreadableFile, read_csv, start_import
 from .models import Activity, Patient, PatientImport
 from .phones import display_phone, normalize_phone
 from .services import patient_by_phone, record_activity
+from .staff_sections import render_patient_panels
 
 PATIENTS_PER_PAGE = 25
 ACTIVITIES_PER_PAGE = 50
@@ -201,6 +202,7 @@ def _render_detail(request, patient: Patient, note_form: NoteForm):
             "patient": patient,
             "phone_display": display_phone(patient.phone),
             "timeline": timeline,
+            "panels": render_patient_panels(request, patient),
             "kind": kind,
             "kinds": Activity.Kind.choices,
             "page_query": _query_string(request, page=None),

@@ -54,3 +54,32 @@ class PatientFactory(factory.django.DjangoModelFactory):
     status = "active"
     source = "qr"
     joined_at = factory.LazyFunction(timezone.now)
+
+
+class CatalogItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "loyalty.CatalogItem"
+
+    name = factory.Sequence(lambda n: f"Treatment {n}")
+    category = "Injectables"
+    price_cents = 10_000
+    earning = "per_dollar"
+
+
+class TierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "loyalty.Tier"
+
+    name = factory.Sequence(lambda n: f"Tier {n}")
+    threshold_points = factory.Sequence(lambda n: 500 * (n + 1))
+    multiplier_percent = 150
+
+
+class EarningActionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "loyalty.EarningAction"
+
+    kind = "custom"
+    name = factory.Sequence(lambda n: f"Action {n}")
+    points = 100
+    limit = "once"

@@ -1,0 +1,35 @@
+from practices.errors import DomainError
+
+
+class LoyaltyError(DomainError):
+    code = "loyalty_error"
+
+
+class InsufficientPoints(LoyaltyError):
+    code = "insufficient_points"
+    status = 409
+
+    def __init__(self, *, needed: int, available: int, field: str | None = None):
+        self.needed = needed
+        self.available = available
+        super().__init__(
+            f"Not enough points: {needed:,} needed, {available:,} available ({needed - available:,} more needed).",
+            field=field,
+        )
+
+
+class ActionLimitReached(LoyaltyError):
+    code = "action_limit_reached"
+    status = 409
+
+
+class ActionNotAvailable(LoyaltyError):
+    code = "action_not_available"
+
+
+class InvalidPurchase(LoyaltyError):
+    code = "invalid_purchase"
+
+
+class InvalidRefund(LoyaltyError):
+    code = "invalid_refund"

@@ -1,0 +1,549 @@
+"""Every change to points goes through here. `post_points` is the only code that moves a balance."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from accounts.models import User
+from patients.models import Activity, Patient
+from patients.services import record_activity
+
+from .errors import ActionLimitReached, ActionNotAvailable, InsufficientPoints, InvalidPurchase, InvalidRefund
+from .models import (
+    ActionAward,
+    Campaign,
+    CatalogItem,
+    EarningAction,
+    LedgerEntry,
+    PointsAccount,
+    ProgramSettings,
+    Purchase,
+    PurchaseLine,
+    Refund,
+    RefundLine,
+    Tier,
+)
+from .signals import purchase_recorded
+
+TIER_WINDOW = timedelta(days=365)
+
+
+def program_settings() -> ProgramSettings:
+    """The practice's program settings (created with defaults the first time)."""
+    settings_row, _ = ProgramSettings.objects.get_or_create(pk=1)
+    return settings_row
+
+
+def ensure_account(*, patient: Patient) -> PointsAccount:
+    """The patient's points account, created if missing (every patient has exactly one)."""
+    account, _ = PointsAccount.objects.get_or_create(patient=patient)
+    return account
+
+
+def lock_accounts(*account_ids: int) -> dict[int, PointsAccount]:
+    """Lock accounts in primary-key order, so two writers that lock several never deadlock."""
+    accounts = PointsAccount.objects.select_for_update(of=("self",)).filter(pk__in=account_ids).order_by("pk")
+    return {account.pk: account for account in accounts}
+
+
+@transaction.atomic
+def post_points(
+    *,
+    account_id: int,
+    delta: int,
+    kind: str,
+    idempotency_key: str | None = None,
+    actor: User | None = None,
+    note: str = "",
+    allow_partial_debit: bool = False,
+    purchase: Purchase | None = None,
+    refund: Refund | None = None,
+    award: ActionAward | None = None,
+    source_type: str = "",
+    source_id: int | None = None,
+) -> LedgerEntry:
+    """Append one ledger entry and move the balance with it, under the account's row lock.
+
+    Never lets a balance go below zero (InsufficientPoints), or with `allow_partial_debit` takes only
+    what is there. The same idempotency key always returns the first entry.
+    """
+    if idempotency_key and (done := LedgerEntry.objects.filter(idempotency_key=idempotency_key).first()):
+        return done
+    if delta == 0:
+        raise ValueError("A ledger entry must change the balance.")
+    account = lock_accounts(account_id)[account_id]
+    if idempotency_key and (done := LedgerEntry.objects.filter(idempotency_key=idempotency_key).first()):
+        return done  # written by a concurrent caller while we waited for the lock
+    if account.balance + delta < 0:
+        if not allow_partial_debit:
+            raise InsufficientPoints(needed=-delta, available=account.balance)
+        delta = -account.balance
+    if delta == 0:
+        return LedgerEntry(account=account, kind=kind, delta=0, balance_after=account.balance)
+    account.balance += delta
+    if kind in LedgerEntry.EARNING_KINDS and delta > 0:
+        account.lifetime_earned += delta
+    account.save(update_fields=["balance", "lifetime_earned", "updated_at"])
+    return LedgerEntry.objects.create(
+        account=account,
+        kind=kind,
+        delta=delta,
+        balance_after=account.balance,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        note=note[:300],
+        purchase=purchase,
+        refund=refund,
+        award=award,
+        source_type=source_type,
+        source_id=source_id,
+    )
+
+
+# ---------------------------------------------------------------- tiers
+
+
+def points_earned_recently(*, account: PointsAccount, now: datetime | None = None) -> int:
+    """Points earned in the rolling last 12 months, net of refunds (what tiers are based on)."""
+    since = (now or timezone.now()) - TIER_WINDOW
+    kinds = [*LedgerEntry.EARNING_KINDS, LedgerEntry.Kind.REFUND]
+    total = account.entries.filter(kind__in=kinds, created_at__gte=since).aggregate(total=Sum("delta"))["total"]
+    return max(total or 0, 0)
+
+
+def tier_for(points: int) -> Tier | None:
+    return Tier.objects.filter(threshold_points__lte=points).order_by("-threshold_points").first()
+
+
+@transaction.atomic
+def evaluate_tier(*, account_id: int, now: datetime | None = None) -> PointsAccount:
+    """Move the account to the tier its last-12-months earnings reach (up or down); notes changes on the timeline."""
+    account = lock_accounts(account_id)[account_id]
+    tier = tier_for(points_earned_recently(account=account, now=now))
+    if tier != account.tier:
+        previous = account.tier
+        account.tier = tier
+        account.save(update_fields=["tier", "updated_at"])
+        went_up = tier is not None and (previous is None or tier.threshold_points > previous.threshold_points)
+        record_activity(
+            patient=account.patient,
+            kind=Activity.Kind.TIER_CHANGED,
+            summary=f"{'Reached' if went_up else 'Moved to'} {tier.name if tier else 'no tier'}"
+            + (f" (was {previous.name})" if previous else ""),
+            data={"tier": tier.name if tier else None, "previous": previous.name if previous else None},
+        )
+    return account
+
+
+# ---------------------------------------------------------------- purchases
+
+
+@dataclass(frozen=True)
+class LineIn:
+    """One line of a purchase as the desk, the POS or an import gives it."""
+
+    quantity: int
+    unit_price_cents: int
+    item: CatalogItem | None = None
+    name: str = ""
+    category: str = ""
+
+
+def _line_base_points(line: LineIn, total_cents: int, default_rate: int) -> int:
+    item = line.item
+    if item is None or item.earning == CatalogItem.Earning.NONE:
+        return 0
+    if item.earning == CatalogItem.Earning.FIXED:
+        return item.fixed_points * line.quantity
+    rate = item.points_per_dollar if item.points_per_dollar is not None else default_rate
+    return total_cents * rate // 100
+
+
+def _best_campaign(campaigns: list[Campaign], category: str) -> Campaign | None:
+    matching = [c for c in campaigns if not c.category or c.category.lower() == category.lower()]
+    return max(matching, key=lambda c: c.multiplier_percent, default=None)
+
+
+def quote_purchase(*, patient: Patient, lines: list[LineIn], at: datetime | None = None) -> dict:
+    """The points a purchase would earn now (the checkout shows it before confirming)."""
+    at = at or timezone.now()
+    account = ensure_account(patient=patient)
+    settings_row = program_settings()
+    tier_percent = account.tier.multiplier_percent if account.tier else 100
+    campaigns = list(Campaign.objects.filter(is_active=True, starts_at__lte=at, ends_at__gt=at))
+    priced = []
+    weighted_total = 0
+    for line in lines:
+        total = line.quantity * line.unit_price_cents
+        base = _line_base_points(line, total, settings_row.points_per_dollar)
+        category = line.item.category if line.item else line.category
+        campaign = _best_campaign(campaigns, category) if base else None
+        weighted = base * tier_percent * (campaign.multiplier_percent if campaign else 100)
+        weighted_total += weighted
+        priced.append({"line": line, "total_cents": total, "base": base, "weighted": weighted, "campaign": campaign})
+    return {
+        "lines": priced,
+        "total_cents": sum(p["total_cents"] for p in priced),
+        "points": weighted_total // 10_000,
+        "tier_multiplier_percent": tier_percent,
+    }
+
+
+def _validate_lines(lines: list[LineIn]) -> None:
+    if not lines:
+        raise InvalidPurchase("A purchase needs at least one line.", field="lines")
+    for line in lines:
+        if line.quantity < 1:
+            raise InvalidPurchase("Each line needs a quantity of at least 1.", field="lines")
+        if line.unit_price_cents < 0:
+            raise InvalidPurchase("Prices can't be negative.", field="lines")
+        if line.item is None and not line.name.strip():
+            raise InvalidPurchase("Each line needs a catalog item or a name.", field="lines")
+
+
+def record_purchase(
+    *,
+    patient: Patient,
+    lines: list[LineIn],
+    source: str,
+    external_id: str | None = None,
+    purchased_at: datetime | None = None,
+    actor: User | None = None,
+    payment_method: str = "",
+    note: str = "",
+) -> tuple[Purchase, bool]:
+    """Record a purchase and pay its points in one `purchase` entry; returns (purchase, created).
+
+    Idempotent on the POS transaction id (`external_id`): a repeat, even a concurrent one, returns the
+    original. Resets the expiry clock, applies cross-booking and re-evaluates the tier.
+    """
+    _validate_lines(lines)
+    external_id = (external_id or "").strip() or None
+    if external_id and (existing := Purchase.objects.filter(external_id=external_id).first()):
+        return existing, False
+    try:
+        with transaction.atomic():
+            purchase = _record_purchase(
+                patient=patient,
+                lines=lines,
+                source=source,
+                external_id=external_id,
+                purchased_at=purchased_at or timezone.now(),
+                actor=actor,
+                payment_method=payment_method,
+                note=note,
+            )
+    except IntegrityError:
+        # A concurrent request with the same transaction id won the unique constraint.
+        if external_id and (existing := Purchase.objects.filter(external_id=external_id).first()):
+            return existing, False
+        raise
+    schema_name = connection.schema_name
+    transaction.on_commit(lambda: purchase_recorded.send(sender=Purchase, purchase=purchase, schema_name=schema_name))
+    return purchase, True
+
+
+def _record_purchase(*, patient, lines, source, external_id, purchased_at, actor, payment_method, note) -> Purchase:
+    account = ensure_account(patient=patient)
+    lock_accounts(account.pk)  # taken first: the purchase's quote depends on the tier
+    quote = quote_purchase(patient=patient, lines=lines, at=purchased_at)
+    purchase = Purchase.objects.create(
+        patient=patient,
+        source=source,
+        external_id=external_id,
+        total_cents=quote["total_cents"],
+        points=quote["points"],
+        tier_multiplier_percent=quote["tier_multiplier_percent"],
+        purchased_at=purchased_at,
+        recorded_by=actor,
+        payment_method=payment_method[:30],
+        note=note[:300],
+    )
+    new_categories = _new_categories(patient=patient, lines=lines, before=purchase)
+    PurchaseLine.objects.bulk_create(
+        PurchaseLine(
+            purchase=purchase,
+            item=p["line"].item,
+            name=(p["line"].item.name if p["line"].item else p["line"].name)[:120],
+            category=(p["line"].item.category if p["line"].item else p["line"].category)[:60],
+            quantity=p["line"].quantity,
+            unit_price_cents=p["line"].unit_price_cents,
+            total_cents=p["total_cents"],
+            base_points=p["base"],
+            weighted_points=p["weighted"],
+            campaign=p["campaign"],
+        )
+        for p in quote["lines"]
+    )
+    if purchase.points:
+        post_points(
+            account_id=account.pk,
+            delta=purchase.points,
+            kind=LedgerEntry.Kind.PURCHASE,
+            idempotency_key=f"purchase:{purchase.pk}",
+            actor=actor,
+            purchase=purchase,
+            note=f"Purchase of ${purchase.total_cents / 100:,.2f}",
+        )
+    expiry_days = program_settings().expiry_days
+    account.refresh_from_db()
+    if account.last_purchase_at is None or purchased_at >= account.last_purchase_at:
+        account.last_purchase_at = purchased_at
+        account.expires_at = purchased_at + timedelta(days=expiry_days)
+        account.save(update_fields=["last_purchase_at", "expires_at", "updated_at"])
+    record_activity(
+        patient=patient,
+        kind=Activity.Kind.PURCHASE,
+        summary=f"Purchase of ${purchase.total_cents / 100:,.2f}: earned {purchase.points:,} points",
+        actor=actor,
+        data={"purchase_id": purchase.pk, "points": purchase.points, "source": source},
+    )
+    if new_categories:
+        _award_cross_booking(patient=patient, categories=new_categories, purchase=purchase)
+    evaluate_tier(account_id=account.pk)
+    return purchase
+
+
+def _new_categories(*, patient: Patient, lines: list[LineIn], before: Purchase) -> list[str]:
+    """Categories in this purchase the patient never bought before (none on a first purchase)."""
+    earlier = PurchaseLine.objects.filter(purchase__patient=patient).exclude(purchase=before)
+    if not earlier.exists():
+        return []
+    known = {c.lower() for c in earlier.values_list("category", flat=True).distinct()}
+    seen: list[str] = []
+    for line in lines:
+        category = (line.item.category if line.item else line.category).strip()
+        if category and category.lower() not in known and category.lower() not in {s.lower() for s in seen}:
+            seen.append(category)
+    return seen
+
+
+def _award_cross_booking(*, patient: Patient, categories: list[str], purchase: Purchase) -> None:
+    action = EarningAction.objects.filter(kind=EarningAction.Kind.CROSS_BOOKING, is_active=True).first()
+    if action is None:
+        return
+    # The limit set on the action decides; a refused bonus never blocks the purchase.
+    with contextlib.suppress(ActionLimitReached, ActionNotAvailable):
+        award_action(patient=patient, action=action, note=f"First {', '.join(categories)} purchase")
+
+
+# ---------------------------------------------------------------- refunds
+
+
+def refund_purchase(
+    *,
+    purchase: Purchase,
+    lines: list[tuple[int, int]] | None = None,
+    external_id: str | None = None,
+    actor: User | None = None,
+    reason: str = "",
+) -> tuple[Refund, bool]:
+    """Refund a whole purchase (`lines=None`) or some quantities of its lines; returns (refund, created).
+
+    Takes back the refunded lines' points; if some were already spent, the balance stops at zero and
+    the shortfall is recorded on the refund. Idempotent on `external_id`.
+    """
+    external_id = (external_id or "").strip() or None
+    if external_id and (existing := Refund.objects.filter(external_id=external_id).first()):
+        return existing, False
+    try:
+        with transaction.atomic():
+            refund = _refund(purchase=purchase, lines=lines, external_id=external_id, actor=actor, reason=reason)
+    except IntegrityError:
+        if external_id and (existing := Refund.objects.filter(external_id=external_id).first()):
+            return existing, False
+        raise
+    return refund, True
+
+
+def _refund(*, purchase, lines, external_id, actor, reason) -> Refund:
+    account = ensure_account(patient=purchase.patient)
+    lock_accounts(account.pk)
+    purchase = Purchase.objects.select_for_update().get(pk=purchase.pk)
+    purchase_lines = {line.pk: line for line in purchase.lines.select_for_update().order_by("pk")}
+    if lines is None:
+        wanted = {pk: line.quantity - line.refunded_quantity for pk, line in purchase_lines.items()}
+        wanted = {pk: qty for pk, qty in wanted.items() if qty > 0}
+    else:
+        wanted = {}
+        for line_id, quantity in lines:
+            line = purchase_lines.get(line_id)
+            if line is None:
+                raise InvalidRefund(f"Line {line_id} is not part of this purchase.", field="lines")
+            if quantity < 1 or quantity > line.quantity - line.refunded_quantity - wanted.get(line_id, 0):
+                raise InvalidRefund(
+                    f"Line {line_id} has {line.quantity - line.refunded_quantity} left to refund.", field="lines"
+                )
+            wanted[line_id] = wanted.get(line_id, 0) + quantity
+    if not wanted:
+        raise InvalidRefund("This purchase has already been refunded in full.")
+
+    already_taken = purchase.refunds.aggregate(total=Sum("points"))["total"] or 0
+    remaining_points = purchase.points - already_taken
+    amount = 0
+    weighted = 0
+    fully_refunded = True
+    for pk, line in purchase_lines.items():
+        quantity = wanted.get(pk, 0)
+        amount += line.unit_price_cents * quantity
+        weighted += line.weighted_points * quantity // line.quantity
+        if line.refunded_quantity + quantity < line.quantity:
+            fully_refunded = False
+    # Whatever rounding left over goes back with the last refund, so a full refund returns every point.
+    points = remaining_points if fully_refunded else min(weighted // 10_000, remaining_points)
+
+    refund = Refund.objects.create(
+        purchase=purchase,
+        external_id=external_id,
+        amount_cents=amount,
+        points=points,
+        points_taken=0,
+        actor=actor,
+        reason=reason[:300],
+    )
+    RefundLine.objects.bulk_create(RefundLine(refund=refund, line_id=pk, quantity=qty) for pk, qty in wanted.items())
+    for pk, quantity in wanted.items():
+        line = purchase_lines[pk]
+        line.refunded_quantity += quantity
+        line.save(update_fields=["refunded_quantity"])
+    taken = 0
+    if points:
+        entry = post_points(
+            account_id=account.pk,
+            delta=-points,
+            kind=LedgerEntry.Kind.REFUND,
+            idempotency_key=f"refund:{refund.pk}",
+            actor=actor,
+            allow_partial_debit=True,
+            purchase=purchase,
+            refund=refund,
+            note=reason or f"Refund on purchase {purchase.pk}",
+        )
+        taken = -entry.delta
+    refund.points_taken = taken
+    refund.shortfall_points = points - taken
+    refund.save(update_fields=["points_taken", "shortfall_points"])
+    record_activity(
+        patient=purchase.patient,
+        kind=Activity.Kind.REFUND,
+        summary=f"Refund of ${amount / 100:,.2f}: {taken:,} points taken back"
+        + (f" ({refund.shortfall_points:,} already spent)" if refund.shortfall_points else ""),
+        actor=actor,
+        data={"refund_id": refund.pk, "purchase_id": purchase.pk},
+    )
+    evaluate_tier(account_id=account.pk)
+    return refund
+
+
+# ---------------------------------------------------------------- actions and adjustments
+
+
+def _limit_key(action: EarningAction, at: datetime) -> str | None:
+    if action.limit == EarningAction.Limit.ONCE:
+        return "ever"
+    if action.limit == EarningAction.Limit.YEARLY:
+        return str(timezone.localtime(at).year)
+    return None
+
+
+def award_action(
+    *,
+    patient: Patient,
+    action: EarningAction,
+    actor: User | None = None,
+    note: str = "",
+    at: datetime | None = None,
+) -> ActionAward:
+    """Give a patient an action's bonus points, within the action's limit (enforced by the database too)."""
+    if not action.is_active:
+        raise ActionNotAvailable(f"“{action.name}” is switched off.")
+    at = at or timezone.now()
+    limit_key = _limit_key(action, at)
+    if limit_key and ActionAward.objects.filter(action=action, patient=patient, limit_key=limit_key).exists():
+        raise ActionLimitReached(_limit_message(action, patient))
+    try:
+        with transaction.atomic():
+            account = ensure_account(patient=patient)
+            award = ActionAward.objects.create(
+                action=action, patient=patient, limit_key=limit_key, points=action.points, actor=actor, note=note
+            )
+            post_points(
+                account_id=account.pk,
+                delta=action.points,
+                kind=LedgerEntry.Kind.BONUS,
+                idempotency_key=f"award:{award.pk}",
+                actor=actor,
+                award=award,
+                note=note or action.name,
+            )
+            record_activity(
+                patient=patient,
+                kind=Activity.Kind.BONUS,
+                summary=f"{action.name}: {action.points:,} bonus points" + (f" ({note})" if note else ""),
+                actor=actor,
+                data={"action_id": action.pk, "award_id": award.pk},
+            )
+            evaluate_tier(account_id=account.pk)
+    except IntegrityError:
+        raise ActionLimitReached(_limit_message(action, patient)) from None
+    return award
+
+
+def _limit_message(action: EarningAction, patient: Patient) -> str:
+    when = "this year" if action.limit == EarningAction.Limit.YEARLY else "already"
+    return f"{patient} has {when} received “{action.name}” ({action.get_limit_display().lower()})."
+
+
+def adjust_points(*, patient: Patient, delta: int, reason: str, actor: User) -> LedgerEntry:
+    """A manual correction by a manager or owner, with a required reason, on the timeline."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidPurchase("Give a reason for the adjustment.", field="reason")
+    if delta == 0:
+        raise InvalidPurchase("Enter a number of points to add or remove.", field="delta")
+    with transaction.atomic():
+        account = ensure_account(patient=patient)
+        entry = post_points(
+            account_id=account.pk, delta=delta, kind=LedgerEntry.Kind.ADJUSTMENT, actor=actor, note=reason
+        )
+        record_activity(
+            patient=patient,
+            kind=Activity.Kind.POINTS_ADJUSTED,
+            summary=f"{'Added' if delta > 0 else 'Removed'} {abs(delta):,} points: {reason}",
+            actor=actor,
+            data={"entry_id": entry.pk, "delta": delta},
+        )
+    return entry
+
+
+# ---------------------------------------------------------------- expiry
+
+
+def expire_points(*, account_id: int, now: datetime | None = None) -> LedgerEntry | None:
+    """Expire the whole balance of an account whose expiry date has passed (once per expiry date)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        account = lock_accounts(account_id)[account_id]
+        if account.expires_at is None or account.expires_at > now or account.balance == 0:
+            return None
+        points = account.balance
+        entry = post_points(
+            account_id=account.pk,
+            delta=-points,
+            kind=LedgerEntry.Kind.EXPIRY,
+            idempotency_key=f"expiry:{account.pk}:{account.expires_at.isoformat()}",
+            note=f"Points expired on {timezone.localtime(account.expires_at).date():%b %-d, %Y}",
+        )
+        record_activity(
+            patient=account.patient,
+            kind=Activity.Kind.POINTS_EXPIRED,
+            summary=f"{points:,} points expired",
+            data={"entry_id": entry.pk},
+        )
+    return entry
