@@ -12,3 +12,9 @@ class LoyaltyConfig(AppConfig):
         from .receivers import open_points_account
 
         post_save.connect(open_points_account, sender=Patient, dispatch_uid="loyalty-open-account")
+
+        from patients.staff_sections import PatientPanel, register_home_panel
+
+        from .panels import home_panel_context
+
+        register_home_panel(PatientPanel(template="loyalty/_home_panel.html", context=home_panel_context, order=10))

@@ -15,6 +15,7 @@ from django.urls import reverse
 from .access import patient_required
 from .forms import FinishJoinForm, ProfileForm, sms_consent_wording
 from .services import complete_join, update_profile
+from .staff_sections import patient_home_panels
 
 
 def _is_patient(user) -> bool:
@@ -72,7 +73,12 @@ def home(request):
 
 @patient_required
 def patient_home(request):
-    return render(request, "patients/home.html", {"patient": request.user.patient})
+    patient = request.user.patient
+    return render(
+        request,
+        "patients/home.html",
+        {"patient": patient, "panels": patient_home_panels.render(request, patient)},
+    )
 
 
 @patient_required
