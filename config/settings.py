@@ -299,7 +299,9 @@ LOGGING = {
 
 # Emails are unique case-insensitively (a functional unique constraint on accounts.User),
 # which the auth check cannot see.
-SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+# allauth warns that email/phone are login methods but optional at sign-up: staff have no phone and
+# patients may have no email, and the join form itself requires the phone.
+SILENCED_SYSTEM_CHECKS = ["auth.W004", "account.W001"]
 
 # ---------------------------------------------------------------- SMS and notifications
 # "twilio" in production, "console" (prints messages) in development, "locmem" in tests.

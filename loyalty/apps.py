@@ -14,6 +14,12 @@ class LoyaltyConfig(AppConfig):
         post_save.connect(open_points_account, sender=Patient, dispatch_uid="loyalty-open-account")
 
         from patients.staff_sections import PatientPanel, register_home_panel
+        from practices.demo import register_demo_step
+
+        from .demo import seed_program, seed_purchases
+
+        register_demo_step(seed_program)
+        register_demo_step(seed_purchases)
 
         from .panels import home_panel_context
 

@@ -5,12 +5,12 @@ from datetime import date, timedelta
 
 from django.utils import timezone
 
+from practices.demo import OPTIONS
 from practices.models import Practice
 
 from .models import Activity, Patient
 from .services import create_patient, record_activity
 
-PATIENT_COUNT = 300
 FIRST_NAMES = [
     "Olivia", "Emma", "Ava", "Sophia", "Isabella", "Mia", "Amelia", "Harper", "Evelyn", "Abigail", "Emily",
     "Ella", "Elizabeth", "Camila", "Luna", "Sofia", "Avery", "Mila", "Aria", "Scarlett", "Penelope", "Layla",
@@ -39,7 +39,7 @@ def seed_patients(practice: Practice) -> None:
     rng = random.Random(20261123)
     now = timezone.now()
     existing = set(Patient.objects.values_list("user__phone", flat=True))
-    for index in range(PATIENT_COUNT):
+    for index in range(min(OPTIONS["patients"], len(AREA_CODES) * 100)):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         days_ago = int(rng.triangular(0, 365, 40))
         joined_at = now - timedelta(days=days_ago, minutes=rng.randint(0, 600))

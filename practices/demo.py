@@ -73,6 +73,9 @@ def seed_staff(practice: Practice) -> None:
         )
 
 
+# How much demo data the steps create; `seed_demo --patients N` changes it (tests use a few).
+OPTIONS = {"patients": 300}
+
 DEMO_STEPS = [seed_staff]
 
 

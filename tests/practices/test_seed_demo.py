@@ -7,8 +7,8 @@ from practices.models import Domain, Practice, StaffMember
 
 
 def test_seed_demo_is_idempotent_and_its_logins_work(db, capsys):
-    call_command("seed_demo")
-    call_command("seed_demo")
+    call_command("seed_demo", patients=12)
+    call_command("seed_demo", patients=12)
     out = capsys.readouterr().out
 
     practice = Practice.objects.get(slug="demo")
@@ -20,8 +20,10 @@ def test_seed_demo_is_idempotent_and_its_logins_work(db, capsys):
             assert user.check_password(login.password)
             assert user.staff_member.role == login.role
             assert login.password in out
-        from patients.demo import PATIENT_COUNT
+        from loyalty.models import CatalogItem, Purchase, Tier
         from patients.models import Patient
 
-        assert Patient.objects.count() == PATIENT_COUNT
+        assert Patient.objects.count() == 12
+        assert CatalogItem.objects.count() > 10 and Tier.objects.count() == 3
+        assert Purchase.objects.exists()
         assert Patient.objects.filter(terms_accepted_at__isnull=True).count() == 0

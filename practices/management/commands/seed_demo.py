@@ -8,9 +8,13 @@ from practices.selectors import practice_url, site_url
 class Command(BaseCommand):
     help = "Create (or refresh) the demo practice at demo.<BASE_DOMAIN> with its staff and data."
 
+    def add_arguments(self, parser):
+        parser.add_argument("--patients", type=int, default=300, help="How many demo patients (default 300).")
+
     def handle(self, *args, **options):
         from django.conf import settings
 
+        demo.OPTIONS["patients"] = options["patients"]
         demo.ensure_platform()
         practice = demo.ensure_demo_practice()
         with tenant_context(practice):
