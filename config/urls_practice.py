@@ -6,9 +6,9 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from patients import urls as patient_urls
 from loyalty import urls as loyalty_urls
 from loyalty import urls_pos as pos_urls
+from patients import urls as patient_urls
 from patients import urls_notifications as notification_urls
 from practices import urls as practice_urls
 from practices.health import healthz
