@@ -1,7 +1,5 @@
 """CSV import of a practice's existing patients: start an import, and run it in the background."""
 
-import csv
-import io
 import logging
 import time
 from collections.abc import Iterator
@@ -16,6 +14,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from practices import csv_files
+from practices.csv_files import UnreadableFile
 from practices.tasks import enqueue_for_practice
 
 from .errors import InvalidPhone, PatientError
@@ -27,19 +27,12 @@ logger = logging.getLogger(__name__)
 
 COLUMNS = ("phone", "first_name", "last_name", "email", "birthday", "external_id")
 REQUIRED_COLUMNS = ("phone",)
-# Excel on Windows saves "CSV" in its code page; UTF-8 (with or without a BOM) is tried first,
-# then cp1252, then latin-1, which accepts any byte so a readable file is never refused for its encoding.
-ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
 BIRTHDAY_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
 PROGRESS_EVERY = 100
 # A wrong file can make every row bad; the report keeps the first rows, the count stays exact.
 MAX_REPORTED_ROWS = 1000
 MAX_LENGTHS = {"first_name": 150, "last_name": 150, "email": 254, "external_id": 64}
 LABELS = {"first_name": "First name", "last_name": "Last name", "email": "Email", "external_id": "External id"}
-
-
-class UnreadableFile(PatientError):
-    code = "unreadable_file"
 
 
 @dataclass(frozen=True)
@@ -58,51 +51,9 @@ class RowRefused(Exception):
         self.reasons = reasons
 
 
-def decode_csv(data: bytes) -> str:
-    """The file's text, in the first encoding that reads it."""
-    for encoding in ENCODINGS:
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise UnreadableFile("The file's text could not be read.")  # unreachable: latin-1 reads any byte
-
-
-def _column_name(cell: str) -> str:
-    return cell.strip().lower().replace(" ", "_").replace("-", "_")
-
-
 def read_csv(data: bytes) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
-    """The header's column names and the data rows, numbered as a spreadsheet shows them (the header is row 1).
-
-    Raises UnreadableFile when the file is empty, is not text, or has no phone column.
-    """
-    text = decode_csv(data)
-    if "\x00" in text:
-        raise UnreadableFile("This is not a CSV text file. Save the spreadsheet as CSV and upload that.")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [_column_name(cell) for cell in next(reader, [])]
-    except csv.Error as error:
-        raise UnreadableFile(f"The first row could not be read as CSV ({error}).") from None
-    if not any(header):
-        raise UnreadableFile("The file is empty: the first row must name the columns (phone, first_name, ...).")
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
-    if missing:
-        found = ", ".join(name for name in header if name) or "nothing"
-        raise UnreadableFile(f"The first row must have a “{missing[0]}” column (found: {found}).")
-    positions = {name: header.index(name) for name in COLUMNS if name in header}
-
-    def rows() -> Iterator[tuple[int, dict[str, str]]]:
-        try:
-            for number, cells in enumerate(reader, start=2):
-                if not any(cell.strip() for cell in cells):
-                    continue
-                yield number, {name: (cells[i].strip() if i < len(cells) else "") for name, i in positions.items()}
-        except csv.Error as error:
-            raise UnreadableFile(f"Row {reader.line_num} could not be read as CSV ({error}).") from None
-
-    return header, rows()
+    """The patient file's columns and numbered rows (see practices.csv_files.read_csv)."""
+    return csv_files.read_csv(data, columns=COLUMNS, required=REQUIRED_COLUMNS)
 
 
 def clean_row(values: dict[str, str]) -> ImportRow:
