@@ -2,12 +2,13 @@
 
 from django.urls import path
 
-from . import urls_admin, urls_desk, views
+from . import urls_admin, urls_desk, views, views_import
 
 app_name = "loyalty"
 
 urlpatterns = [
     path("points/", views.history, name="history"),
+    path("staff/purchases/import/", views_import.purchase_import, name="purchase_import"),
     *urls_admin.urlpatterns,
     *urls_desk.urlpatterns,
 ]
