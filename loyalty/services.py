@@ -71,7 +71,8 @@ def post_points(
     """Append one ledger entry and move the balance with it, under the account's row lock.
 
     Never lets a balance go below zero (InsufficientPoints), or with `allow_partial_debit` takes only
-    what is there. The same idempotency key always returns the first entry.
+    what is there (on an empty balance nothing is written and an unsaved entry with delta 0 comes back).
+    The same idempotency key always returns the first entry.
     """
     if idempotency_key and (done := LedgerEntry.objects.filter(idempotency_key=idempotency_key).first()):
         return done

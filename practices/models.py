@@ -88,3 +88,39 @@ ROLE_RANK = {
     StaffMember.Role.MANAGER: 2,
     StaffMember.Role.OWNER: 3,
 }
+
+
+class ApiKey(models.Model):
+    """A key a point-of-sale system uses to call the practice's POS API.
+
+    Lives in the practice's schema (see practices.routers), so a key only ever opens its own practice.
+    Only the SHA-256 of the key is stored; the key itself is shown once, when it is created.
+    """
+
+    name = models.CharField(max_length=80, help_text="Which system uses it, e.g. “Front desk POS”.")
+    # The key's first characters, shown so staff can tell keys apart; not enough to use it.
+    prefix = models.CharField(max_length=16)
+    key_hash = models.CharField(max_length=64, unique=True)
+    require_signature = models.BooleanField(
+        default=False, help_text="Refuse requests that are not signed with an X-Signature header."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
