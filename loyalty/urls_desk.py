@@ -1,3 +1,14 @@
-"""Staff pages of the points engine (included by loyalty.urls under the "loyalty" namespace)."""
+"""Staff pages used at the desk (included by loyalty.urls under the "loyalty" namespace)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import views_desk
+
+urlpatterns = [
+    path("staff/checkout/", views_desk.checkout, name="checkout"),
+    path("staff/checkout/quote/", views_desk.checkout_quote, name="checkout_quote"),
+    path("staff/purchases/<int:purchase_id>/", views_desk.purchase_detail, name="purchase_detail"),
+    path("staff/purchases/<int:purchase_id>/refund/", views_desk.purchase_refund, name="purchase_refund"),
+    path("staff/actions/<int:action_id>/award/", views_desk.action_award, name="action_award"),
+    path("staff/patients/<int:patient_id>/points/award/", views_desk.patient_award, name="patient_award"),
+]

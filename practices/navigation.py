@@ -15,10 +15,14 @@ STAFF_SECTIONS = [
     ("Rewards", "rewards:staff_reward_list", Role.MANAGER),
     ("Catalog", "loyalty:catalog_list", Role.MANAGER),
     ("Tiers", "loyalty:tier_list", Role.MANAGER),
+    ("Actions", "loyalty:action_list", Role.MANAGER),
+    ("Campaigns", "loyalty:campaign_list", Role.MANAGER),
+    ("Adjustments", "loyalty:adjustment_list", Role.MANAGER),
+    ("Import purchases", "loyalty:purchase_import", Role.MANAGER),
     ("Referrals", "referrals:staff_overview", Role.MANAGER),
     ("Leaderboard", "referrals:leaderboard", Role.FRONT_DESK),
     ("Analytics", "analytics:dashboard", Role.MANAGER),
-    ("Settings", "practices:settings", Role.OWNER),
+    ("Settings", "loyalty:program_settings", Role.OWNER),
 ]
 
 
