@@ -1,4 +1,5 @@
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django_tenants.utils import schema_exists, tenant_context
@@ -29,9 +30,20 @@ def test_it_creates_schema_domain_and_owner(db, capsys):
 
 def test_new_practice_is_cloned_with_migrations_recorded(db):
     practice = create_practice(name="Clone Co", slug="clone-co", owner_email="c@clone.test").practice
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT app, name FROM {settings.TENANT_BASE_SCHEMA}.django_migrations ORDER BY app, name")
+        template_migrations = cursor.fetchall()
     with tenant_context(practice), connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM django_migrations WHERE app = 'practices'")
-        assert cursor.fetchone()[0] == 1
+        cursor.execute("SELECT app, name FROM django_migrations ORDER BY app, name")
+        assert cursor.fetchall() == template_migrations
+        assert ("loyalty", "0002_ledger_append_only") in template_migrations
+        # The clone carries the template's triggers too (the ledger stays append-only).
+        cursor.execute(
+            "SELECT count(*) FROM information_schema.triggers WHERE trigger_schema = %s"
+            " AND event_object_table = 'loyalty_ledgerentry'",
+            [practice.schema_name],
+        )
+        assert cursor.fetchone()[0] >= 1
         # Public-only tables are not copied into a practice's schema.
         cursor.execute(
             "SELECT count(*) FROM information_schema.tables"
