@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
@@ -13,6 +14,7 @@ from django.utils import timezone
 from accounts.models import User
 from patients.models import Activity, Patient
 from patients.services import record_activity
+from practices.selectors import current_practice
 
 from .errors import ActionLimitReached, ActionNotAvailable, InsufficientPoints, InvalidPurchase, InvalidRefund
 from .models import (
@@ -88,9 +90,16 @@ def post_points(
     if delta == 0:
         return LedgerEntry(account=account, kind=kind, delta=0, balance_after=account.balance)
     account.balance += delta
+    fields = ["balance", "lifetime_earned", "updated_at"]
     if kind in LedgerEntry.EARNING_KINDS and delta > 0:
         account.lifetime_earned += delta
-    account.save(update_fields=["balance", "lifetime_earned", "updated_at"])
+        now = timezone.now()
+        if account.expires_at is None or account.expires_at <= now:
+            # Points earned with no purchase date running (none yet, or it already expired) get their
+            # own date, or they would never expire; a purchase moves it as usual.
+            account.expires_at = now + timedelta(days=program_settings().expiry_days)
+            fields.append("expires_at")
+    account.save(update_fields=fields)
     return LedgerEntry.objects.create(
         account=account,
         kind=kind,
@@ -449,7 +458,8 @@ def _limit_key(action: EarningAction, at: datetime) -> str | None:
     if action.limit == EarningAction.Limit.ONCE:
         return "ever"
     if action.limit == EarningAction.Limit.YEARLY:
-        return str(timezone.localtime(at).year)
+        # The practice's calendar year: 21:00 on 31 December in Los Angeles is still that year.
+        return str(timezone.localtime(at, ZoneInfo(current_practice().time_zone)).year)
     return None
 
 
@@ -533,12 +543,15 @@ def expire_points(*, account_id: int, now: datetime | None = None) -> LedgerEntr
         account = lock_accounts(account_id)[account_id]
         if account.expires_at is None or account.expires_at > now or account.balance == 0:
             return None
+        key = f"expiry:{account.pk}:{account.expires_at.isoformat()}"
+        if LedgerEntry.objects.filter(idempotency_key=key).exists():
+            return None  # this expiry date was already applied; what came since has its own date
         points = account.balance
         entry = post_points(
             account_id=account.pk,
             delta=-points,
             kind=LedgerEntry.Kind.EXPIRY,
-            idempotency_key=f"expiry:{account.pk}:{account.expires_at.isoformat()}",
+            idempotency_key=key,
             note=f"Points expired on {timezone.localtime(account.expires_at).date():%b %-d, %Y}",
         )
         record_activity(

@@ -62,3 +62,18 @@ def test_ledger_entries_cannot_be_updated_or_deleted(account):
 def test_the_database_refuses_a_negative_balance_too(account):
     with pytest.raises(IntegrityError), transaction.atomic():
         PointsAccount.objects.filter(pk=account.pk).update(balance=-1)
+
+
+def test_points_earned_with_no_purchase_date_running_get_their_own_expiry(account):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    post_points(account_id=account.pk, delta=100, kind=LedgerEntry.Kind.BONUS)
+    account.refresh_from_db()
+    assert abs(account.expires_at - (timezone.now() + timedelta(days=365))) < timedelta(minutes=1)
+    # A later bonus does not move a date that is still running.
+    first = account.expires_at
+    post_points(account_id=account.pk, delta=5, kind=LedgerEntry.Kind.BONUS)
+    account.refresh_from_db()
+    assert account.expires_at == first

@@ -1,0 +1,161 @@
+"""Real threads against the real database: row locks and unique keys hold when requests race.
+
+How these tests stay out of the other tests' way:
+
+- Threads only see committed rows, so the tests are `django_db(transaction=True)`: nothing is rolled
+  back, and at teardown pytest-django *flushes* (truncates) every table of the schema the main
+  connection is in. In the public schema that would empty the practices table and take the session's
+  alpha and beta practices (created once in tests/conftest.py) with it.
+- So the tests run in a throwaway practice ("conc-<random>", created with the real create_practice)
+  made once for this module, and the main connection is left in that practice's schema when each test
+  ends: the flush then empties only that practice's tables. The practice and its schema are dropped
+  (`delete(force_drop=True)`) when the module is done, and the connection goes back to public.
+- Each thread enters the practice on its own connection (`connection.set_tenant`) and closes that
+  connection when it is done, so no connection is left open on a schema that is about to be dropped.
+"""
+
+import secrets
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+
+from loyalty.errors import InsufficientPoints
+from loyalty.jobs import run_daily_jobs
+from loyalty.ledger_check import check_ledger
+from loyalty.models import ActionAward, EarningAction, ExpiryReminder, LedgerEntry, PointsAccount, Purchase
+from loyalty.services import LineIn, post_points, record_purchase
+from patients.models import Notification
+from practices.models import Practice
+from practices.services import create_practice
+from tests.factories import CatalogItemFactory, EarningActionFactory, PatientFactory
+
+THREADS = 20
+
+
+@pytest.fixture(scope="module")
+def throwaway_practice(django_db_setup, django_db_blocker):
+    slug = f"conc-{secrets.token_hex(4)}"
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        # A run killed half-way (with --reuse-db) would leave its practice behind for the fan-out tests to see.
+        for leftover in Practice.objects.filter(slug__startswith="conc-"):
+            leftover.delete(force_drop=True)
+        practice = create_practice(name="Concurrency", slug=slug, owner_email="owner@conc.test").practice
+    yield practice
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        practice.delete(force_drop=True)
+        assert not Practice.objects.filter(slug=slug).exists()
+
+
+@pytest.fixture
+def practice(throwaway_practice):
+    connection.set_tenant(throwaway_practice)
+    yield throwaway_practice
+    # Deliberately left entered: the flush that follows must empty this schema's tables, not public's.
+    connection.set_tenant(throwaway_practice)
+
+
+def race(practice: Practice, work: Callable[[int], object], count: int = THREADS) -> list[object]:
+    """Run `work(i)` in `count` threads released at the same moment; returns each result or exception."""
+    start = threading.Barrier(count)
+    results: list[object] = [None] * count
+
+    def run(i: int) -> None:
+        try:
+            connection.set_tenant(practice)
+            start.wait()
+            results[i] = work(i)
+        except Exception as exc:
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
+    return results
+
+
+def kinds(results: list[object]) -> Counter:
+    return Counter(type(result).__name__ for result in results)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_simultaneous_debits_of_10_from_100_let_exactly_10_through(practice):
+    account = PatientFactory().points_account
+    post_points(account_id=account.pk, delta=100, kind=LedgerEntry.Kind.PURCHASE)
+
+    results = race(practice, lambda i: post_points(account_id=account.pk, delta=-10, kind=LedgerEntry.Kind.REDEMPTION))
+
+    assert kinds(results) == {"LedgerEntry": 10, "InsufficientPoints": 10}
+    assert all(isinstance(r, LedgerEntry | InsufficientPoints) for r in results)
+    account.refresh_from_db()
+    entries = LedgerEntry.objects.filter(account=account)
+    assert account.balance == 0 == sum(entries.values_list("delta", flat=True))
+    assert sorted(entries.values_list("balance_after", flat=True)) == [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+    assert check_ledger().is_consistent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_simultaneous_repeats_of_one_till_purchase_record_it_once(practice):
+    patient = PatientFactory()
+    item = CatalogItemFactory(price_cents=12_000)
+
+    results = race(
+        practice,
+        lambda i: record_purchase(
+            patient=patient,
+            lines=[LineIn(quantity=1, unit_price_cents=12_000, item=item)],
+            source="pos",
+            external_id="POS-42",
+        ),
+    )
+
+    assert kinds(results) == {"tuple": THREADS}
+    assert [created for _, created in results].count(True) == 1
+    assert {purchase.pk for purchase, _ in results} == {Purchase.objects.get(external_id="POS-42").pk}
+    assert LedgerEntry.objects.filter(account__patient=patient).count() == 1
+    assert PointsAccount.objects.get(patient=patient).balance == 120
+    assert check_ledger().is_consistent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_daily_jobs_racing_each_other_do_everything_once(practice):
+    EarningActionFactory(kind=EarningAction.Kind.BIRTHDAY, points=50, limit=EarningAction.Limit.YEARLY)
+    today = datetime(2026, 9, 1, 15, tzinfo=UTC)
+    with time_machine.travel(today - timedelta(days=400), tick=False):
+        celebrating = PatientFactory(birthday=date(1990, 9, 1))
+        expiring, reminded = PatientFactory(), PatientFactory()
+    for patient, bought_at in ((expiring, today - timedelta(days=366)), (reminded, today - timedelta(days=358))):
+        with time_machine.travel(bought_at, tick=False):
+            record_purchase(
+                patient=patient,
+                lines=[LineIn(quantity=1, unit_price_cents=10_000, item=CatalogItemFactory())],
+                source="desk",
+            )
+
+    with time_machine.travel(today, tick=False):
+        results = race(practice, lambda i: run_daily_jobs(), count=5)
+
+    assert kinds(results) == {"dict": 5}
+    assert sum(r["expired"] for r in results) == sum(r["birthdays"] for r in results) == 1
+    assert sum(r["reminders"] for r in results) == 1
+    assert ActionAward.objects.filter(patient=celebrating).count() == 1
+    assert LedgerEntry.objects.filter(account__patient=expiring, kind=LedgerEntry.Kind.EXPIRY).count() == 1
+    reminders = ExpiryReminder.objects.filter(account__patient=reminded)
+    assert sorted(reminders.values_list("days_before", flat=True)) == [7, 30, 180]  # 7 sent, the rest overdue
+    assert sorted(Notification.objects.values_list("title", flat=True)) == [
+        "100 points expired",
+        "Happy birthday!",
+        "Your 100 points expire on September 8",
+    ]
+    assert check_ledger().is_consistent
