@@ -12,6 +12,7 @@ from django import forms
 from django.core.validators import RegexValidator
 
 from patients.models import Patient
+from practices.forms import CsvUploadForm
 
 from .models import Campaign, CatalogItem, EarningAction, Tier
 from .services import LineIn
@@ -171,19 +172,9 @@ class CatalogSearchForm(forms.Form):
     )
 
 
-class CsvUploadForm(forms.Form):
-    file = forms.FileField(
-        label="CSV file",
-        error_messages={"required": "Choose a CSV file to upload.", "empty": "This file is empty."},
-    )
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if not upload.name.lower().endswith(".csv"):
-            raise forms.ValidationError("Upload a .csv file: in your spreadsheet, use Save As and choose CSV.")
-        if upload.size > MAX_IMPORT_BYTES:
-            raise forms.ValidationError("This file is larger than 2 MB; a catalog should be far smaller.")
-        return upload
+class CatalogUploadForm(CsvUploadForm):
+    max_bytes = MAX_IMPORT_BYTES
+    too_large = "This file is larger than 2 MB; a catalog should be far smaller."
 
 
 # ---------------------------------------------------------------- program settings

@@ -30,7 +30,7 @@ from .forms import (
     CampaignForm,
     CatalogItemForm,
     CatalogSearchForm,
-    CsvUploadForm,
+    CatalogUploadForm,
     ProgramSettingsForm,
     TierForm,
     money,
@@ -169,7 +169,7 @@ def catalog_delete(request, item_id: int):
 
 @manager_required
 def catalog_import_view(request):
-    form = CsvUploadForm(request.POST or None, request.FILES or None)
+    form = CatalogUploadForm(request.POST or None, request.FILES or None)
     report = None
     if request.method == "POST" and form.is_valid():
         try:

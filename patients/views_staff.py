@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from practices.errors import DomainError
+from practices.forms import CsvUploadForm
 from practices.models import StaffMember
 from practices.roles import staff_required
 
@@ -27,7 +28,6 @@ from .staff_sections import render_patient_panels
 PATIENTS_PER_PAGE = 25
 ACTIVITIES_PER_PAGE = 50
 RECENT_IMPORTS = 10
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
 # What a phone number looks like when typed: digits with the usual punctuation, nothing else.
 PHONE_LIKE = re.compile(r"^\+?[\d\s().-]+$")
 MIN_PHONE_DIGITS = 3
@@ -124,18 +124,9 @@ class DeskPatientForm(forms.Form):
         return birthday
 
 
-class ImportForm(forms.Form):
-    file = forms.FileField(
-        label="CSV file",
-        error_messages={"required": "Choose a CSV file to upload.", "empty": "This file is empty."},
-    )
-
+class ImportForm(CsvUploadForm):
     def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if not upload.name.lower().endswith(".csv"):
-            raise forms.ValidationError("Upload a .csv file: in your spreadsheet, use Save As and choose CSV.")
-        if upload.size > MAX_IMPORT_BYTES:
-            raise forms.ValidationError("This file is larger than 5 MB; split it into smaller files.")
+        upload = super().clean_file()
         # Check the header now, so a wrong file is refused here rather than failing in the background.
         try:
             read_csv(upload.read())

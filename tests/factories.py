@@ -83,3 +83,11 @@ class EarningActionFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Action {n}")
     points = 100
     limit = "once"
+
+
+def sign_in_staff(client, role: str = "front_desk", **user) -> StaffMember:
+    """A new staff member of the current practice with `role`, signed in on `client`."""
+    member = StaffMemberFactory(role=role, **{f"user__{key}": value for key, value in user.items()})
+    client.logout()
+    client.post("/staff/login/", {"login": member.user.email, "password": STAFF_PASSWORD})
+    return member

@@ -2,15 +2,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from loyalty.models import LedgerEntry, Purchase
 from practices.models import StaffMember
-from tests.factories import STAFF_PASSWORD, CatalogItemFactory, PatientFactory, StaffMemberFactory
+from tests.factories import CatalogItemFactory, PatientFactory
+from tests.factories import sign_in_staff as sign_in
 
 HEADER = "transaction_id,phone,purchased_at,item_id,item_name,category,quantity,unit_price,payment_method\n"
-
-
-def sign_in(client, role):
-    member = StaffMemberFactory(role=role)
-    client.post("/staff/login/", {"login": member.user.email, "password": STAFF_PASSWORD})
-    return member
 
 
 def upload(client, text: str, name: str = "purchases.csv"):

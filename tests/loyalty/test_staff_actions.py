@@ -4,15 +4,10 @@ import pytest
 
 from loyalty.models import ActionAward, EarningAction, LedgerEntry
 from practices.models import StaffMember
-from tests.factories import STAFF_PASSWORD, EarningActionFactory, PatientFactory, StaffMemberFactory
+from tests.factories import EarningActionFactory, PatientFactory
+from tests.factories import sign_in_staff as sign_in
 
 Role = StaffMember.Role
-
-
-def sign_in(client, role: str) -> StaffMember:
-    member = StaffMemberFactory(role=role)
-    client.post("/staff/login/", {"login": member.user.email, "password": STAFF_PASSWORD})
-    return member
 
 
 @pytest.fixture

@@ -8,15 +8,10 @@ import time_machine
 from loyalty.models import LedgerEntry
 from loyalty.services import adjust_points
 from practices.models import StaffMember
-from tests.factories import STAFF_PASSWORD, PatientFactory, StaffMemberFactory
+from tests.factories import PatientFactory, StaffMemberFactory
+from tests.factories import sign_in_staff as sign_in
 
 Role = StaffMember.Role
-
-
-def sign_in(client, role: str, **user) -> StaffMember:
-    member = StaffMemberFactory(role=role, **{f"user__{key}": value for key, value in user.items()})
-    client.post("/staff/login/", {"login": member.user.email, "password": STAFF_PASSWORD})
-    return member
 
 
 @pytest.fixture

@@ -10,15 +10,10 @@ from loyalty.forms import new_desk_token
 from loyalty.models import LedgerEntry, Purchase, Refund
 from loyalty.services import LineIn, ensure_account, record_purchase
 from practices.models import StaffMember
-from tests.factories import STAFF_PASSWORD, CatalogItemFactory, PatientFactory, StaffMemberFactory, TierFactory
+from tests.factories import CatalogItemFactory, PatientFactory, TierFactory
+from tests.factories import sign_in_staff as sign_in
 
 Role = StaffMember.Role
-
-
-def sign_in(client, role: str) -> StaffMember:
-    member = StaffMemberFactory(role=role)
-    client.post("/staff/login/", {"login": member.user.email, "password": STAFF_PASSWORD})
-    return member
 
 
 @pytest.fixture

@@ -8,15 +8,10 @@ import time_machine
 from loyalty.models import Campaign, LedgerEntry, Tier
 from loyalty.services import ensure_account, post_points, program_settings
 from practices.models import Practice, StaffMember
-from tests.factories import STAFF_PASSWORD, CatalogItemFactory, PatientFactory, StaffMemberFactory, TierFactory
+from tests.factories import CatalogItemFactory, PatientFactory, TierFactory
+from tests.factories import sign_in_staff as sign_in
 
 Role = StaffMember.Role
-
-
-def sign_in(client, role: str) -> StaffMember:
-    member = StaffMemberFactory(role=role)
-    client.post("/staff/login/", {"login": member.user.email, "password": STAFF_PASSWORD})
-    return member
 
 
 @pytest.fixture

@@ -8,16 +8,10 @@ from accounts.models import User
 from patients.models import Activity, Message, Patient
 from patients.services import record_activity
 from practices.models import StaffMember
-from tests.factories import STAFF_PASSWORD, PatientFactory, StaffMemberFactory
+from tests.factories import PatientFactory
+from tests.factories import sign_in_staff as sign_in
 
 Role = StaffMember.Role
-
-
-def sign_in(client, role: str = Role.FRONT_DESK) -> StaffMember:
-    member = StaffMemberFactory(role=role)
-    client.logout()
-    client.post("/staff/login/", {"login": member.user.email, "password": STAFF_PASSWORD})
-    return member
 
 
 @pytest.fixture
