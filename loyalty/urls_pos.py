@@ -1,3 +1,12 @@
 """The POS API (included under /api/v1/ by config.urls_practice)."""
 
-api_urlpatterns: list = []
+from django.urls import path
+
+from . import api_pos
+
+api_urlpatterns: list = [
+    path("pos/purchases", api_pos.PurchaseCreate.as_view(), name="pos_purchases"),
+    path("pos/purchases/<int:purchase_id>", api_pos.PurchaseDetail.as_view(), name="pos_purchase"),
+    path("pos/purchases/<int:purchase_id>/refunds", api_pos.RefundCreate.as_view(), name="pos_refunds"),
+    path("pos/patients", api_pos.PatientLookup.as_view(), name="pos_patients"),
+]

@@ -1,11 +1,13 @@
 from django.urls import path
 
-from . import api, views
+from . import api, views, views_api_keys
 
 app_name = "practices"
 
 urlpatterns = [
     path("staff/", views.staff_dashboard, name="staff_dashboard"),
+    path("staff/settings/api-keys/", views_api_keys.api_keys, name="api_keys"),
+    path("staff/settings/api-keys/<int:key_id>/revoke/", views_api_keys.api_key_revoke, name="api_key_revoke"),
 ]
 
 api_urlpatterns = [

@@ -1,0 +1,489 @@
+"""Benchmark: purchases recorded through the POS API (`POST /api/v1/pos/purchases`) by gunicorn.
+
+Seeds a practice of its own (catalog, 1,000 patients with phone numbers, an API key), starts gunicorn
+on 127.0.0.1 against the configured database, then:
+
+1. throughput: CLIENTS concurrent clients send purchases flat out for ~15 s;
+2. latency: a fixed 100 purchases/s for ~15 s, each latency measured from the moment the request was
+   due (so a slow server cannot hide its queue);
+3. physical baseline: the same rows (purchase, lines, ledger entry, account update) written with plain
+   SQL through psycopg in the same schema, by as many connections as gunicorn has workers;
+
+and prints the ratio. Then it stops gunicorn and drops the practice and its schema.
+
+Run: `.venv/bin/python bench/pos_ingest.py` (embedded PostgreSQL) or with DATABASE_URL set.
+Targets on the 2-core reference machine: >= 300 purchases/s sustained, p99 < 50 ms at 100/s.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import queue
+import random
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth.hashers import make_password  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, connections  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from django_tenants.utils import tenant_context  # noqa: E402
+
+from accounts.models import User  # noqa: E402
+from loyalty.models import CatalogItem, PointsAccount, Tier  # noqa: E402
+from patients.models import Patient  # noqa: E402
+from patients.phones import normalize_phone  # noqa: E402
+from practices.api_keys import create_api_key  # noqa: E402
+from practices.models import Practice  # noqa: E402
+from practices.services import create_practice  # noqa: E402
+
+PATIENTS = 1_000
+ITEMS = 20
+CATEGORIES = ["Injectables", "Facials", "Laser", "Skincare"]
+TARGET_THROUGHPUT = 300  # purchases/s
+TARGET_P99_MS = 50
+PATH = "/api/v1/pos/purchases"
+
+
+# ---------------------------------------------------------------- the world
+
+
+def seed(practice: Practice) -> tuple[list[str], list[dict], str]:
+    """Catalog, tiers, patients with points accounts and an API key; returns (phones, items, raw key)."""
+    with tenant_context(practice):
+        Tier.objects.bulk_create(
+            [
+                Tier(name="Silver", threshold_points=1_000, multiplier_percent=110),
+                Tier(name="Gold", threshold_points=5_000, multiplier_percent=125),
+            ]
+        )
+        items = CatalogItem.objects.bulk_create(
+            CatalogItem(
+                name=f"Treatment {i}",
+                category=CATEGORIES[i % len(CATEGORIES)],
+                price_cents=random.randrange(5_000, 60_000, 500),
+                external_id=f"SKU-{i}",
+                earning=CatalogItem.Earning.FIXED if i % 5 == 4 else CatalogItem.Earning.PER_DOLLAR,
+                fixed_points=50,
+            )
+            for i in range(ITEMS)
+        )
+        # The fictional 555-01xx range is too small for 1,000 numbers; these are valid US mobile numbers.
+        phones = [normalize_phone(f"+1415555{n:04d}") for n in range(1_000, 1_000 + PATIENTS)]
+        unusable = make_password(None)
+        users = User.objects.bulk_create(
+            User(phone=phone, first_name="Bench", last_name=f"Patient {i}", password=unusable)
+            for i, phone in enumerate(phones)
+        )
+        now = timezone.now()
+        patients = Patient.objects.bulk_create(Patient(user=user, status="active", joined_at=now) for user in users)
+        # bulk_create sends no post_save, so the accounts every patient has are made here.
+        PointsAccount.objects.bulk_create(PointsAccount(patient=patient) for patient in patients)
+        _, raw_key = create_api_key(name="Bench POS", actor=None)
+    return phones, [{"item_id": item.external_id, "price": item.price_cents} for item in items], raw_key
+
+
+class Bodies:
+    """Purchase bodies with unique transaction ids, random patients and one to three lines."""
+
+    def __init__(self, phones: list[str], items: list[dict], run: str):
+        self.phones, self.items, self.run = phones, items, run
+        self.counter = 0
+        self.lock = threading.Lock()
+
+    def next(self) -> bytes:
+        with self.lock:
+            self.counter += 1
+            number = self.counter
+        picked = random.sample(self.items, random.randint(1, 2))
+        lines = [{"item_id": item["item_id"], "quantity": random.randint(1, 2)} for item in picked]
+        body = {
+            "transaction_id": f"{self.run}-{number}",
+            "patient": {"phone": random.choice(self.phones)},
+            "lines": lines,
+            "payment_method": "card",
+        }
+        return json.dumps(body).encode()
+
+
+# ---------------------------------------------------------------- the server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(port: int, workers: int, threads: int, log) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        # Production-like: no debug cursor wrappers or query log; plain HTTP on the loopback.
+        "DEBUG": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-" + secrets.token_hex(16)),
+        "SECURE_SSL_REDIRECT": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [
+        sys.executable, "-m", "gunicorn", "config.wsgi:application",
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+        "--log-level", "warning", "--graceful-timeout", "5",
+    ]  # fmt: skip
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+
+
+def wait_for_health(port: int, host: str, server: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("gunicorn exited while starting")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/healthz", headers={"Host": host})
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("gunicorn did not answer /healthz in time")
+
+
+def workers_cpu_seconds(server: subprocess.Popen) -> float | None:
+    """CPU time used so far by gunicorn's workers (Linux /proc): unlike rates, not skewed by other work."""
+    try:
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        ticks = 0
+        for pid in children:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime and stime
+    except (OSError, IndexError, ValueError):
+        return None
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU time all processes used so far (/proc/stat), to tell how much of the machine the run had."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = values[3] + values[4]  # idle and iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------- the clients
+
+
+class PosClient:
+    """One keep-alive connection (re-opened when the server closes it, as gunicorn's sync workers do)."""
+
+    def __init__(self, port: int, host: str, raw_key: str):
+        self.port = port
+        self.headers = {"Host": host, "Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"}
+        self.conn: http.client.HTTPConnection | None = None
+
+    def post(self, body: bytes) -> tuple[int, bytes]:
+        for attempt in range(2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            try:
+                self.conn.request("POST", PATH, body=body, headers=self.headers)
+                response = self.conn.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # A keep-alive connection the server had just closed: retry once on a new one.
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+                continue
+            if response.getheader("Connection", "").lower() == "close":
+                self.conn.close()
+                self.conn = None
+            return response.status, data
+        raise RuntimeError("unreachable")
+
+
+class Results:
+    def __init__(self):
+        self.latencies: list[float] = []
+        self.errors: list[str] = []
+        self.lock = threading.Lock()
+
+    def add(self, status: int, data: bytes, latency: float) -> None:
+        with self.lock:
+            if status == 201:
+                self.latencies.append(latency)
+            else:
+                self.errors.append(f"{status} {data[:200]!r}")
+
+
+def flat_out(port: int, host: str, raw_key: str, bodies: Bodies, clients: int, seconds: float) -> tuple[Results, float]:
+    results = Results()
+    deadline = time.perf_counter() + seconds
+
+    def run() -> None:
+        client = PosClient(port, host, raw_key)
+        while time.perf_counter() < deadline:
+            body = bodies.next()
+            started = time.perf_counter()
+            status, data = client.post(body)
+            results.add(status, data, time.perf_counter() - started)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, time.perf_counter() - started
+
+
+def fixed_rate(port: int, host: str, raw_key: str, bodies: Bodies, rate: int, seconds: float) -> Results:
+    """Open loop: request i is due at start + i/rate; its latency counts from then, not from when it was sent."""
+    results = Results()
+    due: queue.Queue = queue.Queue()
+    start = time.perf_counter() + 0.2
+    for i in range(int(rate * seconds)):
+        due.put(start + i / rate)
+
+    def run() -> None:
+        client = PosClient(port, host, raw_key)
+        while True:
+            try:
+                at = due.get_nowait()
+            except queue.Empty:
+                return
+            body = bodies.next()
+            time.sleep(max(0.0, at - time.perf_counter()))
+            status, data = client.post(body)
+            results.add(status, data, time.perf_counter() - at)
+
+    threads = [threading.Thread(target=run) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def describe(results: Results) -> str:
+    ms = [v * 1000 for v in results.latencies]
+    return (
+        f"p50 {percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} ms, p99 {percentile(ms, 99):.1f} ms, "
+        f"max {max(ms):.1f} ms, mean {statistics.fmean(ms):.1f} ms, errors {len(results.errors)}"
+    )
+
+
+# ---------------------------------------------------------------- the physical baseline
+
+
+def sql_baseline(practice: Practice, items: list[dict], connections_count: int, seconds: float) -> tuple[int, int]:
+    """Purchases (and rows) per run written with plain SQL: what the database alone can do on this machine."""
+    import psycopg
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    params.pop("prepare_threshold", None)
+    with tenant_context(practice):
+        accounts = list(PointsAccount.objects.values_list("id", "patient_id"))
+    expiry = timedelta(days=365)
+    counts = {"purchases": 0, "rows": 0}
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def run() -> None:
+        conn = psycopg.connect(**params, autocommit=False)
+        conn.execute(f'SET search_path = "{practice.schema_name}", public')
+        conn.commit()
+        done = rows = 0
+        while time.perf_counter() < deadline:
+            account_id, patient_id = random.choice(accounts)
+            lines = [(item, random.randint(1, 2)) for item in random.sample(items, random.randint(1, 2))]
+            total = sum(item["price"] * quantity for item, quantity in lines)
+            points = total // 100
+            now = timezone.now()
+            with conn.transaction():
+                purchase_id = conn.execute(
+                    "INSERT INTO loyalty_purchase (patient_id, source, external_id, total_cents, points,"
+                    " tier_multiplier_percent, purchased_at, payment_method, note, created_at)"
+                    " VALUES (%s, 'pos', %s, %s, %s, 100, %s, 'card', '', %s) RETURNING id",
+                    [patient_id, f"sql-{secrets.token_hex(8)}", total, points, now, now],
+                ).fetchone()[0]
+                with conn.cursor() as cursor:
+                    cursor.executemany(
+                        "INSERT INTO loyalty_purchaseline (purchase_id, name, category, quantity, unit_price_cents,"
+                        " total_cents, base_points, weighted_points, refunded_quantity)"
+                        " VALUES (%s, %s, 'Injectables', %s, %s, %s, %s, %s, 0)",
+                        [
+                            (purchase_id, item["item_id"], q, item["price"], item["price"] * q, 0, 0)
+                            for item, q in lines
+                        ],
+                    )
+                balance = conn.execute(
+                    "UPDATE loyalty_pointsaccount SET balance = balance + %s, lifetime_earned = lifetime_earned + %s,"
+                    " last_purchase_at = %s, expires_at = %s, updated_at = %s WHERE id = %s RETURNING balance",
+                    [points, points, now, now + expiry, now, account_id],
+                ).fetchone()[0]
+                conn.execute(
+                    "INSERT INTO loyalty_ledgerentry (account_id, kind, delta, balance_after, purchase_id,"
+                    " source_type, note, idempotency_key, created_at)"
+                    " VALUES (%s, 'purchase', %s, %s, %s, '', '', %s, %s)",
+                    [account_id, points or 1, balance or 1, purchase_id, f"purchase:{purchase_id}", now],
+                )
+            done += 1
+            rows += 1 + len(lines) + 2
+        conn.close()
+        with lock:
+            counts["purchases"] += done
+            counts["rows"] += rows
+
+    threads = [threading.Thread(target=run) for _ in range(connections_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return counts["purchases"], counts["rows"]
+
+
+# ---------------------------------------------------------------- the run
+
+
+def queries_per_purchase(host: str, raw_key: str, bodies: Bodies) -> tuple[int, int]:
+    """Statements one purchase costs in-process (after a warm-up request), and how many are SET search_path."""
+    client = Client(HTTP_HOST=host, HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    client.post(PATH, bodies.next(), content_type="application/json")
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(PATH, bodies.next(), content_type="application/json")
+    assert response.status_code == 201, response.content
+    search_path = sum(1 for q in captured.captured_queries if q["sql"].startswith("SET search_path"))
+    return len(captured), search_path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (3 sync workers: fastest on 2 cores)")
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (gthread when > 1)")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients in the throughput phase")
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--rate", type=int, default=100, help="requests per second in the latency phase")
+    args = parser.parse_args()
+
+    call_command("migrate_schemas", interactive=False, verbosity=0)
+    call_command("createcachetable", verbosity=0)  # /healthz reads the queue's stats from the cache
+    run = secrets.token_hex(3)
+    slug = f"bench-pos-{run}"
+    host = f"{slug}.{settings.BASE_DOMAIN}"
+    database = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded PostgreSQL"
+    print(f"database: {database}; gunicorn --workers {args.workers} --threads {args.threads}; {os.cpu_count()} cores")
+    # Other work on the machine skews every figure: the load before the run is printed with them.
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+
+    practice = create_practice(name="Bench POS Clinic", slug=slug, owner_email=f"owner@{slug}.test").practice
+    server = None
+    log = tempfile.NamedTemporaryFile("w+", prefix="gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
+    try:
+        phones, items, raw_key = seed(practice)
+        bodies = Bodies(phones, items, run)
+        with tenant_context(practice):
+            total, search_path = queries_per_purchase(host, raw_key, bodies)
+        print(f"statements per purchase: {total} ({search_path} of them SET search_path)")
+
+        port = free_port()
+        server = start_gunicorn(port, args.workers, args.threads, log)
+        wait_for_health(port, host, server)
+        flat_out(port, host, raw_key, bodies, args.clients, 3)  # warm-up: every worker imports and connects
+
+        cpu_before, busy_before = workers_cpu_seconds(server), machine_busy_seconds()
+        results, elapsed = flat_out(port, host, raw_key, bodies, args.clients, args.seconds)
+        cpu_after, busy_after = workers_cpu_seconds(server), machine_busy_seconds()
+        throughput = len(results.latencies) / elapsed
+        print(f"\nthroughput ({args.clients} clients, {elapsed:.1f} s): {throughput:.0f} purchases/s")
+        print(f"  {describe(results)}")
+        if None not in (cpu_before, cpu_after, busy_before, busy_after) and results.latencies:
+            per_purchase = (cpu_after - cpu_before) / len(results.latencies) * 1000
+            busy = (busy_after - busy_before) / elapsed / (os.cpu_count() or 1) * 100
+            print(f"  gunicorn workers' CPU: {per_purchase:.1f} ms per purchase; machine busy {busy:.0f}%")
+
+        latency = fixed_rate(port, host, raw_key, bodies, args.rate, args.seconds)
+        p99 = percentile(latency.latencies, 99) * 1000
+        print(f"fixed {args.rate}/s for {args.seconds:.0f} s:")
+        print(f"  {describe(latency)}")
+        errors = results.errors + latency.errors
+        if throughput < args.rate:
+            # Above capacity the queue only grows; this shows the latency of a request that does not wait.
+            comfortable = max(1, int(throughput / 2))
+            unloaded = fixed_rate(port, host, raw_key, bodies, comfortable, args.seconds)
+            print(f"fixed {comfortable}/s (half the measured capacity) for {args.seconds:.0f} s:")
+            print(f"  {describe(unloaded)}")
+            errors += unloaded.errors
+        for sample in errors[:5]:
+            print(f"  error: {sample}")
+
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        server = None
+
+        connections_count = args.workers * args.threads
+        purchases, rows = sql_baseline(practice, items, connections_count, args.seconds)
+        baseline = purchases / args.seconds
+        rows_per_second = rows / args.seconds
+        print(f"plain SQL ({connections_count} connections): {baseline:.0f} purchases/s, {rows_per_second:.0f} rows/s")
+        print("  (purchase, lines, ledger entry and account update in one transaction per purchase)")
+        print(f"API / plain SQL: {throughput / baseline:.2f} (plain SQL is {baseline / throughput:.1f}x faster)")
+        met = throughput >= TARGET_THROUGHPUT and p99 < TARGET_P99_MS
+        verdict = "met" if met else "MISSED"
+        print(f"targets (>= {TARGET_THROUGHPUT}/s, p99 < {TARGET_P99_MS} ms at {args.rate}/s): {verdict}")
+        return 0 if met else 1
+    finally:
+        if server is not None:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+        log.seek(0)
+        if problems := log.read().strip():
+            print(f"\ngunicorn log:\n{problems[-3000:]}")
+        log.close()
+        os.unlink(log.name)
+        connection.set_schema_to_public()
+        Practice.objects.get(pk=practice.pk).delete(force_drop=True)
+        stop_embedded_database_if_started_here()
+
+
+def stop_embedded_database_if_started_here() -> None:
+    """Leave the machine as found: the embedded PostgreSQL keeps running only if it already was."""
+    from config import embedded_db
+
+    if not os.environ.get("DATABASE_URL") and embedded_db.started_here:
+        connections.close_all()
+        embedded_db.stop(settings.DATA_DIR)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
