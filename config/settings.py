@@ -121,7 +121,11 @@ else:
     from config.embedded_db import start as _start_embedded_postgres
 
     _database = _start_embedded_postgres(DATA_DIR)
+    _database["CONN_MAX_AGE"] = 60
 _database["ENGINE"] = "django_tenants.postgresql_backend"
+# Set the practice's search_path once per connection and practice, not before every statement
+# (django-tenants resets it whenever the practice changes, on rollback and on reconnect).
+TENANT_LIMIT_SET_CALLS = True
 _database.setdefault("TEST", {})
 if os.environ.get("TEST_DATABASE_NAME"):  # lets several test runs share one server
     _database["TEST"]["NAME"] = os.environ["TEST_DATABASE_NAME"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -83,37 +82,57 @@ def post_points(
     account = lock_accounts(account_id)[account_id]
     if idempotency_key and (done := LedgerEntry.objects.filter(idempotency_key=idempotency_key).first()):
         return done  # written by a concurrent caller while we waited for the lock
-    if account.balance + delta < 0:
-        if not allow_partial_debit:
-            raise InsufficientPoints(needed=-delta, available=account.balance)
-        delta = -account.balance
-    if delta == 0:
-        return LedgerEntry(account=account, kind=kind, delta=0, balance_after=account.balance)
-    account.balance += delta
-    fields = ["balance", "lifetime_earned", "updated_at"]
-    if kind in LedgerEntry.EARNING_KINDS and delta > 0:
-        account.lifetime_earned += delta
-        now = timezone.now()
-        if account.expires_at is None or account.expires_at <= now:
-            # Points earned with no purchase date running (none yet, or it already expired) get their
-            # own date, or they would never expire; a purchase moves it as usual.
-            account.expires_at = now + timedelta(days=program_settings().expiry_days)
-            fields.append("expires_at")
-    account.save(update_fields=fields)
-    return LedgerEntry.objects.create(
+    return _post_to_locked_account(
         account=account,
-        kind=kind,
         delta=delta,
-        balance_after=account.balance,
+        kind=kind,
         idempotency_key=idempotency_key,
         actor=actor,
-        note=note[:300],
+        note=note,
+        allow_partial_debit=allow_partial_debit,
         purchase=purchase,
         refund=refund,
         award=award,
         source_type=source_type,
         source_id=source_id,
     )
+
+
+def _post_to_locked_account(
+    *,
+    account: PointsAccount,
+    delta: int,
+    kind: str,
+    also_save: tuple[str, ...] = (),
+    settings_row: ProgramSettings | None = None,
+    **entry,
+) -> LedgerEntry:
+    """post_points for a caller that already holds the account's lock inside its transaction (and whose
+    entry is new): the same rules, without locking and looking up again. `also_save` writes other fields
+    the caller changed on the account in the same UPDATE."""
+    if account.balance + delta < 0:
+        if not entry.pop("allow_partial_debit", False):
+            raise InsufficientPoints(needed=-delta, available=account.balance)
+        delta = -account.balance
+    entry.pop("allow_partial_debit", None)
+    if delta == 0:
+        if also_save:
+            account.save(update_fields=[*also_save, "updated_at"])
+        return LedgerEntry(account=account, kind=kind, delta=0, balance_after=account.balance)
+    account.balance += delta
+    fields = ["balance", "lifetime_earned", "updated_at", *also_save]
+    if kind in LedgerEntry.EARNING_KINDS and delta > 0:
+        account.lifetime_earned += delta
+        now = timezone.now()
+        if account.expires_at is None or account.expires_at <= now:
+            # Points earned with no purchase date running (none yet, or it already expired) get their
+            # own date, or they would never expire; a purchase moves it as usual.
+            expiry_days = (settings_row or program_settings()).expiry_days
+            account.expires_at = now + timedelta(days=expiry_days)
+            fields.append("expires_at")
+    account.save(update_fields=list(dict.fromkeys(fields)))
+    entry["note"] = entry.get("note", "")[:300]
+    return LedgerEntry.objects.create(account=account, kind=kind, delta=delta, balance_after=account.balance, **entry)
 
 
 # ---------------------------------------------------------------- tiers
@@ -134,9 +153,12 @@ def tier_for(points: int) -> Tier | None:
 @transaction.atomic
 def evaluate_tier(*, account_id: int, now: datetime | None = None) -> PointsAccount:
     """Move the account to the tier its last-12-months earnings reach (up or down); notes changes on the timeline."""
-    account = lock_accounts(account_id)[account_id]
+    return _evaluate_locked_tier(account=lock_accounts(account_id)[account_id], now=now)
+
+
+def _evaluate_locked_tier(*, account: PointsAccount, now: datetime | None = None) -> PointsAccount:
     tier = tier_for(points_earned_recently(account=account, now=now))
-    if tier != account.tier:
+    if (tier.pk if tier else None) != account.tier_id:
         previous = account.tier
         account.tier = tier
         account.save(update_fields=["tier", "updated_at"])
@@ -180,12 +202,19 @@ def _best_campaign(campaigns: list[Campaign], category: str) -> Campaign | None:
     return max(matching, key=lambda c: c.multiplier_percent, default=None)
 
 
-def quote_purchase(*, patient: Patient, lines: list[LineIn], at: datetime | None = None) -> dict:
+def quote_purchase(
+    *,
+    patient: Patient,
+    lines: list[LineIn],
+    at: datetime | None = None,
+    account: PointsAccount | None = None,
+    settings_row: ProgramSettings | None = None,
+) -> dict:
     """The points a purchase would earn now (the checkout shows it before confirming)."""
     at = at or timezone.now()
-    account = ensure_account(patient=patient)
-    settings_row = program_settings()
-    tier_percent = account.tier.multiplier_percent if account.tier else 100
+    account = account or ensure_account(patient=patient)
+    settings_row = settings_row or program_settings()
+    tier_percent = account.tier.multiplier_percent if account.tier_id else 100
     campaigns = list(Campaign.objects.filter(is_active=True, starts_at__lte=at, ends_at__gt=at))
     priced = []
     weighted_total = 0
@@ -260,9 +289,17 @@ def record_purchase(
 
 
 def _record_purchase(*, patient, lines, source, external_id, purchased_at, actor, payment_method, note) -> Purchase:
-    account = ensure_account(patient=patient)
-    lock_accounts(account.pk)  # taken first: the purchase's quote depends on the tier
-    quote = quote_purchase(patient=patient, lines=lines, at=purchased_at)
+    ensure_account(patient=patient)
+    # Locked first and used throughout: the quote depends on the tier, and the balance, expiry date and
+    # tier are written under this one lock.
+    account = PointsAccount.objects.select_for_update(of=("self",)).select_related("tier").get(patient=patient)
+    settings_row = program_settings()
+    quote = quote_purchase(patient=patient, lines=lines, at=purchased_at, account=account, settings_row=settings_row)
+    # Categories bought before (none on a first purchase), for the cross-booking bonus.
+    known = {
+        c.lower()
+        for c in PurchaseLine.objects.filter(purchase__patient=patient).values_list("category", flat=True).distinct()
+    }
     purchase = Purchase.objects.create(
         patient=patient,
         source=source,
@@ -275,7 +312,6 @@ def _record_purchase(*, patient, lines, source, external_id, purchased_at, actor
         payment_method=payment_method[:30],
         note=note[:300],
     )
-    new_categories = _new_categories(patient=patient, lines=lines, before=purchase)
     PurchaseLine.objects.bulk_create(
         PurchaseLine(
             purchase=purchase,
@@ -291,22 +327,25 @@ def _record_purchase(*, patient, lines, source, external_id, purchased_at, actor
         )
         for p in quote["lines"]
     )
+    moved = ()
+    if account.last_purchase_at is None or purchased_at >= account.last_purchase_at:
+        account.last_purchase_at = purchased_at
+        account.expires_at = purchased_at + timedelta(days=settings_row.expiry_days)
+        moved = ("last_purchase_at", "expires_at")
     if purchase.points:
-        post_points(
-            account_id=account.pk,
+        _post_to_locked_account(
+            account=account,
             delta=purchase.points,
             kind=LedgerEntry.Kind.PURCHASE,
+            also_save=moved,
+            settings_row=settings_row,
             idempotency_key=f"purchase:{purchase.pk}",
             actor=actor,
             purchase=purchase,
             note=f"Purchase of ${purchase.total_cents / 100:,.2f}",
         )
-    expiry_days = program_settings().expiry_days
-    account.refresh_from_db()
-    if account.last_purchase_at is None or purchased_at >= account.last_purchase_at:
-        account.last_purchase_at = purchased_at
-        account.expires_at = purchased_at + timedelta(days=expiry_days)
-        account.save(update_fields=["last_purchase_at", "expires_at", "updated_at"])
+    elif moved:
+        account.save(update_fields=[*moved, "updated_at"])
     record_activity(
         patient=patient,
         kind=Activity.Kind.PURCHASE,
@@ -314,18 +353,17 @@ def _record_purchase(*, patient, lines, source, external_id, purchased_at, actor
         actor=actor,
         data={"purchase_id": purchase.pk, "points": purchase.points, "source": source},
     )
-    if new_categories:
-        _award_cross_booking(patient=patient, categories=new_categories, purchase=purchase)
-    evaluate_tier(account_id=account.pk)
+    new_categories = _new_categories(lines=lines, known=known)
+    # An award re-evaluates the tier itself.
+    if not (new_categories and _award_cross_booking(patient=patient, categories=new_categories)):
+        _evaluate_locked_tier(account=account)
     return purchase
 
 
-def _new_categories(*, patient: Patient, lines: list[LineIn], before: Purchase) -> list[str]:
+def _new_categories(*, lines: list[LineIn], known: set[str]) -> list[str]:
     """Categories in this purchase the patient never bought before (none on a first purchase)."""
-    earlier = PurchaseLine.objects.filter(purchase__patient=patient).exclude(purchase=before)
-    if not earlier.exists():
+    if not known:
         return []
-    known = {c.lower() for c in earlier.values_list("category", flat=True).distinct()}
     seen: list[str] = []
     for line in lines:
         category = (line.item.category if line.item else line.category).strip()
@@ -334,13 +372,16 @@ def _new_categories(*, patient: Patient, lines: list[LineIn], before: Purchase) 
     return seen
 
 
-def _award_cross_booking(*, patient: Patient, categories: list[str], purchase: Purchase) -> None:
+def _award_cross_booking(*, patient: Patient, categories: list[str]) -> bool:
+    """Award the cross-booking bonus if the practice has one; returns whether it was awarded."""
     action = EarningAction.objects.filter(kind=EarningAction.Kind.CROSS_BOOKING, is_active=True).first()
     if action is None:
-        return
-    # The limit set on the action decides; a refused bonus never blocks the purchase.
-    with contextlib.suppress(ActionLimitReached, ActionNotAvailable):
+        return False
+    try:
         award_action(patient=patient, action=action, note=f"First {', '.join(categories)} purchase")
+    except (ActionLimitReached, ActionNotAvailable):
+        return False  # the limit set on the action decides; a refused bonus never blocks the purchase
+    return True
 
 
 # ---------------------------------------------------------------- refunds
