@@ -33,3 +33,25 @@ class InvalidPurchase(LoyaltyError):
 
 class InvalidRefund(LoyaltyError):
     code = "invalid_refund"
+
+
+class PatientNotFound(LoyaltyError):
+    code = "patient_not_found"
+    status = 404
+
+
+class PurchaseNotFound(LoyaltyError):
+    code = "not_found"
+    status = 404
+
+
+class AmbiguousMemberCode(LoyaltyError):
+    code = "ambiguous_member_code"
+    status = 409
+
+
+class IdempotencyConflict(LoyaltyError):
+    """An id the POS already used (for a purchase or refund) sent again for something else."""
+
+    code = "idempotency_conflict"
+    status = 409
