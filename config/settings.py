@@ -245,6 +245,7 @@ if TESTING:
 PRACTICE_DAILY_JOBS = [
     "practices.jobs.clear_expired_sessions",
     "loyalty.jobs.run_daily_jobs",
+    "rewards.jobs.run_daily_jobs",
 ]
 # Jobs run every five minutes for every active practice.
 PRACTICE_FREQUENT_JOBS = [

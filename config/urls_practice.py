@@ -12,6 +12,8 @@ from patients import urls as patient_urls
 from patients import urls_notifications as notification_urls
 from practices import urls as practice_urls
 from practices.health import healthz
+from rewards import urls as rewards_urls
+from rewards import urls_api as rewards_api_urls
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -24,6 +26,7 @@ urlpatterns = [
     path("", include("patients.urls_sms")),
     path("", include("patients.urls_notifications")),
     path("", include(loyalty_urls)),
+    path("", include(rewards_urls)),
     path("admin/", admin.site.urls),
     path(
         "api/v1/",
@@ -33,7 +36,8 @@ urlpatterns = [
                 + patient_urls.api_urlpatterns
                 + notification_urls.api_urlpatterns
                 + loyalty_urls.api_urlpatterns
-                + pos_urls.api_urlpatterns,
+                + pos_urls.api_urlpatterns
+                + rewards_api_urls.api_urlpatterns,
                 "api",
             )
         ),

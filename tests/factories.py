@@ -91,3 +91,13 @@ def sign_in_staff(client, role: str = "front_desk", **user) -> StaffMember:
     client.logout()
     client.post("/staff/login/", {"login": member.user.email, "password": STAFF_PASSWORD})
     return member
+
+
+class RewardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "rewards.Reward"
+
+    name = factory.Sequence(lambda n: f"Reward {n}")
+    kind = "credit"
+    credit_cents = 5_000
+    points_cost = 500

@@ -1,0 +1,254 @@
+"""Redeeming rewards for points, and the life of a voucher: used once, cancelled or expired."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from loyalty.errors import InsufficientPoints
+from loyalty.models import LedgerEntry, PointsAccount
+from loyalty.services import ensure_account, lock_accounts, post_points
+from patients.models import Activity, Patient
+from patients.services import record_activity
+from practices.selectors import current_practice
+
+from .errors import (
+    OutOfStock,
+    RedemptionLimitReached,
+    RewardUnavailable,
+    TierRequired,
+    VoucherNotCancellable,
+    VoucherNotFound,
+    VoucherNotUsable,
+)
+from .models import Redemption, Reward, RewardSettings, new_voucher_code
+
+SOURCE_TYPE = "rewards.redemption"
+
+
+def reward_settings() -> RewardSettings:
+    """The practice's voucher settings (created with defaults the first time)."""
+    row, _ = RewardSettings.objects.get_or_create(pk=1)
+    return row
+
+
+def normalize_voucher_code(code: str) -> str:
+    return "".join((code or "").split()).replace("-", "").upper()
+
+
+def _period_start(reward: Reward, now: datetime) -> datetime | None:
+    if reward.limit_period == Reward.LimitPeriod.EVER:
+        return None
+    local = timezone.localtime(now, ZoneInfo(current_practice().time_zone))
+    return local.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def redemptions_counting_toward_limit(*, reward: Reward, patient: Patient, now: datetime):
+    """A patient's redemptions of a reward that count toward its per-patient limit (cancelled ones don't)."""
+    counted = Redemption.objects.filter(reward=reward, patient=patient).exclude(status=Redemption.Status.CANCELLED)
+    start = _period_start(reward, now)
+    return counted.filter(created_at__gte=start) if start else counted
+
+
+def check_redeemable(*, reward: Reward, patient: Patient, account: PointsAccount, now: datetime) -> None:
+    """Raise the reason this patient can't redeem this reward now (nothing if they can)."""
+    if (
+        not reward.is_active
+        or (reward.starts_at and now < reward.starts_at)
+        or (reward.ends_at and now >= reward.ends_at)
+    ):
+        raise RewardUnavailable(f"“{reward.name}” is not available right now.")
+    if reward.min_tier_id and (
+        account.tier is None or account.tier.threshold_points < reward.min_tier.threshold_points
+    ):
+        raise TierRequired(f"“{reward.name}” is for {reward.min_tier.name} members and above.")
+    if reward.stock is not None and reward.stock <= 0:
+        raise OutOfStock(f"“{reward.name}” is out of stock.")
+    if reward.per_patient_limit is not None:
+        used = redemptions_counting_toward_limit(reward=reward, patient=patient, now=now).count()
+        if used >= reward.per_patient_limit:
+            period = "this year" if reward.limit_period == Reward.LimitPeriod.YEAR else "already"
+            raise RedemptionLimitReached(
+                f"You have {period} redeemed “{reward.name}” {used} time{'s' if used != 1 else ''}, the most allowed."
+            )
+    if account.balance < reward.points_cost:
+        raise InsufficientPoints(needed=reward.points_cost, available=account.balance)
+
+
+def redeem_reward(*, patient: Patient, reward: Reward, actor: User | None = None) -> Redemption:
+    """Turn points into a voucher, all checks made under the account's and the reward's row locks.
+
+    Locks are taken account first, then reward, everywhere, so two redemptions never deadlock.
+    """
+    ensure_account(patient=patient)
+    with transaction.atomic():
+        account = PointsAccount.objects.select_for_update(of=("self",)).select_related("tier").get(patient=patient)
+        reward = Reward.objects.select_for_update(of=("self",)).select_related("min_tier").get(pk=reward.pk)
+        now = timezone.now()
+        check_redeemable(reward=reward, patient=patient, account=account, now=now)
+        if reward.stock is not None:
+            reward.stock -= 1
+            reward.save(update_fields=["stock"])
+        redemption = _create_redemption(reward=reward, patient=patient, actor=actor, now=now)
+        post_points(
+            account_id=account.pk,
+            delta=-reward.points_cost,
+            kind=LedgerEntry.Kind.REDEMPTION,
+            idempotency_key=f"redemption:{redemption.pk}",
+            actor=actor,
+            note=reward.name,
+            source_type=SOURCE_TYPE,
+            source_id=redemption.pk,
+        )
+        record_activity(
+            patient=patient,
+            kind=Activity.Kind.REWARD_REDEEMED,
+            summary=f"Redeemed {reward.name} for {reward.points_cost:,} points (voucher {redemption.voucher_code})",
+            actor=actor,
+            data={"redemption_id": redemption.pk, "reward_id": reward.pk},
+        )
+    return redemption
+
+
+def _create_redemption(*, reward: Reward, patient: Patient, actor: User | None, now: datetime) -> Redemption:
+    expires_at = now + timedelta(days=reward_settings().voucher_valid_days)
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                return Redemption.objects.create(
+                    reward=reward,
+                    patient=patient,
+                    points_cost=reward.points_cost,
+                    voucher_code=new_voucher_code(),
+                    expires_at=expires_at,
+                    redeemed_by=actor,
+                )
+        except IntegrityError:
+            continue  # a code already in use (about one chance in 10^11): draw another
+    raise RuntimeError("Could not find a free voucher code.")
+
+
+def _lock_redemption(*, redemption_id: int) -> Redemption:
+    return (
+        Redemption.objects.select_for_update(of=("self",))
+        .select_related("reward", "patient__user")
+        .get(pk=redemption_id)
+    )
+
+
+def _give_points_back(*, redemption: Redemption, actor: User | None, why: str) -> int:
+    entry = post_points(
+        account_id=ensure_account(patient=redemption.patient).pk,
+        delta=redemption.points_cost,
+        kind=LedgerEntry.Kind.REDEMPTION_CANCEL,
+        idempotency_key=f"redemption-return:{redemption.pk}",
+        actor=actor,
+        note=f"{why}: {redemption.reward.name}",
+        source_type=SOURCE_TYPE,
+        source_id=redemption.pk,
+    )
+    return entry.delta
+
+
+def cancel_redemption(*, redemption: Redemption, actor: User | None = None) -> Redemption:
+    """Cancel an unused voucher: its points come back (once) and its stock is returned."""
+    with transaction.atomic():
+        ensure_account(patient=redemption.patient)
+        lock_accounts(redemption.patient.points_account.pk)
+        redemption = _lock_redemption(redemption_id=redemption.pk)
+        if redemption.status != Redemption.Status.ISSUED:
+            raise VoucherNotCancellable(
+                f"Voucher {redemption.voucher_code} is {redemption.get_status_display().lower()}: "
+                "it can't be cancelled."
+            )
+        reward = Reward.objects.select_for_update(of=("self",)).get(pk=redemption.reward_id)
+        if reward.stock is not None:
+            reward.stock += 1
+            reward.save(update_fields=["stock"])
+        redemption.status = Redemption.Status.CANCELLED
+        redemption.cancelled_at = timezone.now()
+        redemption.points_returned = _give_points_back(redemption=redemption, actor=actor, why="Voucher cancelled")
+        redemption.save(update_fields=["status", "cancelled_at", "points_returned"])
+        record_activity(
+            patient=redemption.patient,
+            kind=Activity.Kind.VOUCHER_CANCELLED,
+            summary=f"Cancelled voucher {redemption.voucher_code} ({redemption.reward.name}): "
+            f"{redemption.points_returned:,} points returned",
+            actor=actor,
+            data={"redemption_id": redemption.pk},
+        )
+    return redemption
+
+
+def find_voucher(*, code: str) -> Redemption:
+    redemption = (
+        Redemption.objects.select_related("reward", "patient__user", "used_by")
+        .filter(voucher_code=normalize_voucher_code(code))
+        .first()
+    )
+    if redemption is None:
+        raise VoucherNotFound("No voucher has this code. Check the letters and digits.")
+    return redemption
+
+
+def use_voucher(*, code: str, actor: User | None = None, via: str = "desk") -> tuple[Redemption, bool]:
+    """Mark a voucher used, at most once; returns (voucher, used_now). A second use returns used_now=False,
+    with when and by whom it was used. Cancelled or expired vouchers raise VoucherNotUsable."""
+    found = find_voucher(code=code)
+    with transaction.atomic():
+        redemption = _lock_redemption(redemption_id=found.pk)
+        if redemption.status == Redemption.Status.USED:
+            return redemption, False
+        now = timezone.now()
+        if redemption.status == Redemption.Status.ISSUED and redemption.expires_at <= now:
+            raise VoucherNotUsable(f"Voucher {redemption.voucher_code} expired on {redemption.expires_at:%b %-d, %Y}.")
+        if redemption.status != Redemption.Status.ISSUED:
+            raise VoucherNotUsable(
+                f"Voucher {redemption.voucher_code} is {redemption.get_status_display().lower()}: it can't be used."
+            )
+        redemption.status = Redemption.Status.USED
+        redemption.used_at = now
+        redemption.used_by = actor
+        redemption.used_via = via
+        redemption.save(update_fields=["status", "used_at", "used_by", "used_via"])
+        record_activity(
+            patient=redemption.patient,
+            kind=Activity.Kind.VOUCHER_USED,
+            summary=f"Used voucher {redemption.voucher_code}: {redemption.reward.name}"
+            + (" (point of sale)" if via == "pos" else ""),
+            actor=actor,
+            data={"redemption_id": redemption.pk, "via": via},
+        )
+    return redemption, True
+
+
+def expire_vouchers(*, now: datetime | None = None) -> int:
+    """Expire unused vouchers past their date; their points come back if the practice says so. Safe to rerun."""
+    now = now or timezone.now()
+    refund = reward_settings().refund_expired_vouchers
+    expired = 0
+    due = Redemption.objects.filter(status=Redemption.Status.ISSUED, expires_at__lte=now)
+    for redemption_id, account_id in due.values_list("pk", "patient__points_account"):
+        with transaction.atomic():
+            # Account first, then the voucher: the same order as cancelling, so the two never deadlock.
+            lock_accounts(account_id)
+            redemption = _lock_redemption(redemption_id=redemption_id)
+            if redemption.status != Redemption.Status.ISSUED:
+                continue  # used or cancelled meanwhile
+            redemption.status = Redemption.Status.EXPIRED
+            if refund:
+                redemption.points_returned = _give_points_back(redemption=redemption, actor=None, why="Voucher expired")
+            redemption.save(update_fields=["status", "points_returned"])
+            record_activity(
+                patient=redemption.patient,
+                kind=Activity.Kind.VOUCHER_CANCELLED,
+                summary=f"Voucher {redemption.voucher_code} ({redemption.reward.name}) expired"
+                + (f": {redemption.points_returned:,} points returned" if redemption.points_returned else ""),
+                data={"redemption_id": redemption.pk, "expired": True},
+            )
+            expired += 1
+    return expired

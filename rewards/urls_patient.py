@@ -1,0 +1,3 @@
+"""Pages of the rewards app (included by rewards.urls under the "rewards" namespace)."""
+
+urlpatterns: list = []
