@@ -1,0 +1,89 @@
+"""Real threads against the real database: redemptions and voucher uses that race stay correct.
+
+Run in a throwaway practice, for the reasons given in tests/loyalty/test_concurrency.py (these tests commit, and
+the flush after each must empty that practice's tables, never public's or alpha's).
+"""
+
+import secrets
+
+import pytest
+from django.db import connection
+
+from loyalty.models import LedgerEntry, PointsAccount
+from loyalty.services import post_points
+from practices.models import Practice
+from practices.services import create_practice
+from rewards.errors import OutOfStock
+from rewards.models import Redemption, Reward
+from rewards.services import redeem_reward, use_voucher
+from tests.factories import PatientFactory, RewardFactory
+from tests.loyalty.test_concurrency import kinds, race
+
+
+@pytest.fixture(scope="module")
+def throwaway_practice(django_db_setup, django_db_blocker):
+    slug = f"conc-{secrets.token_hex(4)}"
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        for leftover in Practice.objects.filter(slug__startswith="conc-"):
+            leftover.delete(force_drop=True)
+        practice = create_practice(name="Concurrency", slug=slug, owner_email="owner@conc.test").practice
+    yield practice
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        practice.delete(force_drop=True)
+
+
+@pytest.fixture
+def practice(throwaway_practice):
+    connection.set_tenant(throwaway_practice)
+    yield throwaway_practice
+    connection.set_tenant(throwaway_practice)  # left entered: the flush empties this practice's tables
+
+
+def patient_with(points: int):
+    patient = PatientFactory()
+    post_points(account_id=patient.points_account.pk, delta=points, kind=LedgerEntry.Kind.BONUS)
+    return patient
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_simultaneous_redemptions_with_points_for_one_make_one_voucher(practice):
+    patient = patient_with(500)
+    reward = RewardFactory(points_cost=400)
+
+    results = race(practice, lambda i: redeem_reward(patient=patient, reward=reward))
+
+    assert kinds(results) == {"Redemption": 1, "InsufficientPoints": 19}
+    assert Redemption.objects.filter(patient=patient).count() == 1
+    assert PointsAccount.objects.get(patient=patient).balance == 100
+    assert not LedgerEntry.objects.filter(balance_after__lt=0).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_last_one_in_stock_goes_to_one_of_two_patients(practice):
+    patients = [patient_with(500), patient_with(500)]
+    reward = RewardFactory(points_cost=100, stock=1)
+
+    results = race(practice, lambda i: redeem_reward(patient=patients[i], reward=reward), count=2)
+
+    assert kinds(results) == {"Redemption": 1, "OutOfStock": 1}
+    assert any(isinstance(result, OutOfStock) for result in results)
+    assert Reward.objects.get(pk=reward.pk).stock == 0
+    assert Redemption.objects.count() == 1
+    assert sorted(PointsAccount.objects.values_list("balance", flat=True)) == [400, 500]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_voucher_used_at_the_desk_and_the_pos_at_once_is_used_once(practice):
+    voucher = redeem_reward(patient=patient_with(500), reward=RewardFactory(points_cost=100))
+
+    results = race(practice, lambda i: use_voucher(code=voucher.voucher_code, via="desk" if i % 2 else "pos"), count=6)
+
+    assert kinds(results) == {"tuple": 6}
+    assert [used_now for _, used_now in results].count(True) == 1
+    voucher.refresh_from_db()
+    assert voucher.status == Redemption.Status.USED
+    assert {(redemption.used_at, redemption.used_via) for redemption, _ in results} == {
+        (voucher.used_at, voucher.used_via)
+    }
