@@ -3,3 +3,12 @@ from django.apps import AppConfig
 
 class RewardsConfig(AppConfig):
     name = "rewards"
+
+    def ready(self) -> None:
+        from patients.staff_sections import PatientPanel, register_patient_panel
+
+        from .views_staff import patient_panel_context
+
+        register_patient_panel(
+            PatientPanel(template="rewards/staff/_patient_panel.html", context=patient_panel_context, order=20)
+        )

@@ -1,0 +1,59 @@
+"""Reads behind the rewards staff pages: the reward list with its counts, the vouchers on a patient's page,
+and what a redemption would leave the patient with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from loyalty.models import PointsAccount
+from loyalty.services import ensure_account
+from patients.models import Patient
+
+from .models import Redemption, Reward
+from .services import check_redeemable
+
+
+def rewards_with_counts() -> QuerySet[Reward]:
+    """Every reward in display order, with how many times it was redeemed (cancelled vouchers don't count)."""
+    return Reward.objects.select_related("min_tier", "item").annotate(
+        redeemed_count=Count("redemptions", filter=~Q(redemptions__status=Redemption.Status.CANCELLED))
+    )
+
+
+def has_redemptions(*, reward: Reward) -> bool:
+    return Redemption.objects.filter(reward=reward).exists()
+
+
+def redeemable_rewards() -> QuerySet[Reward]:
+    """Rewards staff can redeem now: active and inside their window (tier, stock and limits are checked later)."""
+    now = timezone.now()
+    return (
+        Reward.objects.filter(is_active=True)
+        .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now))
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .select_related("item")
+    )
+
+
+def patient_vouchers(*, patient: Patient) -> QuerySet[Redemption]:
+    return Redemption.objects.filter(patient=patient).select_related("reward__item", "used_by")
+
+
+@dataclass(frozen=True)
+class RedeemPreview:
+    balance: int
+    cost: int
+
+    @property
+    def balance_after(self) -> int:
+        return self.balance - self.cost
+
+
+def redeem_preview(*, patient: Patient, reward: Reward) -> RedeemPreview:
+    """What redeeming would cost and leave; raises the DomainError redeem_reward would raise right now."""
+    account = PointsAccount.objects.select_related("tier").get(pk=ensure_account(patient=patient).pk)
+    check_redeemable(reward=reward, patient=patient, account=account, now=timezone.now())
+    return RedeemPreview(balance=account.balance, cost=reward.points_cost)
