@@ -6,9 +6,12 @@ class RewardsConfig(AppConfig):
 
     def ready(self) -> None:
         from patients.staff_sections import PatientPanel, register_patient_panel
+        from practices.demo import register_demo_step
 
+        from .demo import seed_rewards
         from .views_staff import patient_panel_context
 
         register_patient_panel(
             PatientPanel(template="rewards/staff/_patient_panel.html", context=patient_panel_context, order=20)
         )
+        register_demo_step(seed_rewards)

@@ -26,4 +26,7 @@ def test_seed_demo_is_idempotent_and_its_logins_work(db, capsys):
         assert Patient.objects.count() == 12
         assert CatalogItem.objects.count() > 10 and Tier.objects.count() == 3
         assert Purchase.objects.exists()
+        from rewards.models import Reward
+
+        assert Reward.objects.count() == 5
         assert Patient.objects.filter(terms_accepted_at__isnull=True).count() == 0
