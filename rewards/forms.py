@@ -186,3 +186,12 @@ class RedeemForm(forms.Form):
         self.fields["reward"].label_from_instance = lambda reward: (
             f"{reward.name} · {reward.value_label} · {reward.points_cost:,} points"
         )
+
+
+class RewardSettingsForm(forms.Form):
+    voucher_valid_days = forms.IntegerField(
+        label="Vouchers are valid for (days)", min_value=1, max_value=3650, help_text="For vouchers issued from now on."
+    )
+    refund_expired_vouchers = forms.BooleanField(
+        required=False, label="Give the points back when a voucher expires unused"
+    )

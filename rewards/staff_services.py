@@ -12,7 +12,8 @@ from django.db.models import Max
 
 from loyalty.models import CatalogItem, Tier
 
-from .models import Redemption, Reward
+from .models import Redemption, Reward, RewardSettings
+from .services import reward_settings
 
 
 def _delete_file_on_commit(name: str) -> None:
@@ -113,3 +114,12 @@ def remove_reward(*, reward: Reward) -> bool:
     _delete_file_on_commit(reward.image.name)
     reward.delete()
     return True
+
+
+def update_reward_settings(*, voucher_valid_days: int, refund_expired_vouchers: bool) -> RewardSettings:
+    """Save how long new vouchers stay valid and whether an expired voucher's points come back."""
+    row = reward_settings()
+    row.voucher_valid_days = voucher_valid_days
+    row.refund_expired_vouchers = refund_expired_vouchers
+    row.save(update_fields=["voucher_valid_days", "refund_expired_vouchers"])
+    return row

@@ -11,6 +11,7 @@ urlpatterns = [
     path("staff/rewards/<int:reward_id>/move/", views_staff.reward_move, name="reward_move"),
     path("staff/rewards/<int:reward_id>/active/", views_staff.reward_toggle, name="reward_toggle"),
     path("staff/rewards/<int:reward_id>/delete/", views_staff.reward_delete, name="reward_delete"),
+    path("staff/rewards/settings/", views_staff.reward_settings_page, name="reward_settings"),
     path("staff/vouchers/", views_staff.voucher_redeem, name="voucher_redeem"),
     path("staff/vouchers/<int:redemption_id>/cancel/", views_staff.voucher_cancel, name="voucher_cancel"),
     path("staff/patients/<int:patient_id>/redeem/", views_staff.patient_redeem, name="patient_redeem"),

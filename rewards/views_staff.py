@@ -21,9 +21,9 @@ from practices.models import StaffMember
 from practices.roles import staff_member_of, staff_required
 
 from . import staff_selectors, staff_services
-from .forms import MoveForm, RedeemForm, RewardForm, VoucherCodeForm
+from .forms import MoveForm, RedeemForm, RewardForm, RewardSettingsForm, VoucherCodeForm
 from .models import Redemption, Reward
-from .services import cancel_redemption, find_voucher, redeem_reward, use_voucher
+from .services import cancel_redemption, find_voucher, redeem_reward, reward_settings, use_voucher
 
 Role = StaffMember.Role
 manager_required = staff_required(role=Role.MANAGER)
@@ -284,3 +284,21 @@ def patient_redeem(request, patient_id: int):
             )
             return redirect("patients:staff_patient_detail", patient_id=patient.pk)
     return render(request, "rewards/staff/redeem_form.html", {"patient": patient, "form": form})
+
+
+@staff_required(role=StaffMember.Role.OWNER)
+def reward_settings_page(request):
+    """The owner decides how long vouchers last and what happens to the points of expired ones."""
+    current = reward_settings()
+    form = RewardSettingsForm(
+        request.POST or None,
+        initial={
+            "voucher_valid_days": current.voucher_valid_days,
+            "refund_expired_vouchers": current.refund_expired_vouchers,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        staff_services.update_reward_settings(**form.cleaned_data)
+        messages.success(request, "Voucher settings saved.")
+        return redirect("rewards:reward_settings")
+    return render(request, "rewards/staff/reward_settings.html", {"form": form})
