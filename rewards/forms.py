@@ -11,7 +11,7 @@ from loyalty.models import CatalogItem, Tier
 
 from .images import UnusableImage, reward_jpeg
 from .models import Reward
-from .staff_selectors import redeemable_rewards
+from .selectors import available_rewards
 
 DATETIME_INPUTS = [DATETIME_LOCAL, "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 MAX_INTEGER = 2_147_483_647  # PostgreSQL integer columns
@@ -182,7 +182,7 @@ class RedeemForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reward"].queryset = redeemable_rewards()
+        self.fields["reward"].queryset = available_rewards()
         self.fields["reward"].label_from_instance = lambda reward: (
             f"{reward.name} · {reward.value_label} · {reward.points_cost:,} points"
         )

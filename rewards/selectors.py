@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
@@ -14,10 +13,10 @@ from loyalty.errors import InsufficientPoints
 from loyalty.models import PointsAccount
 from loyalty.services import ensure_account
 from patients.models import Patient
-from practices.selectors import current_practice
 
 from .errors import OutOfStock, RedemptionLimitReached, TierRequired
 from .models import Redemption, Reward
+from .services import counts_toward_limit, refusal
 
 # Why a reward can't be redeemed, from the closest to the furthest: short of points can be fixed by a visit.
 BLOCKED_ORDER = {InsufficientPoints.code: 1, OutOfStock.code: 2, RedemptionLimitReached.code: 3, TierRequired.code: 4}
@@ -84,8 +83,9 @@ def rewards_overview(*, patient: Patient, now: datetime | None = None) -> Reward
     )
 
 
-def available_rewards(*, now: datetime) -> QuerySet[Reward]:
-    """Active rewards inside their dates."""
+def available_rewards(*, now: datetime | None = None) -> QuerySet[Reward]:
+    """Active rewards inside their dates (staff redeem from these too; tier, stock and limits come later)."""
+    now = now or timezone.now()
     return (
         Reward.objects.filter(is_active=True)
         .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now), Q(ends_at__isnull=True) | Q(ends_at__gt=now))
@@ -109,51 +109,47 @@ def reward_for(*, patient: Patient, reward_id: int, now: datetime | None = None)
 def _options(*, patient: Patient, rewards: list[Reward], now: datetime) -> list[RewardOption]:
     account = PointsAccount.objects.select_related("tier").get(pk=ensure_account(patient=patient).pk)
     counts = _limit_counts(patient=patient, rewards=rewards, now=now)
-    options = [_option(reward=reward, account=account, used=counts[reward.pk]) for reward in rewards]
+    options = [_option(reward=reward, account=account, used=counts[reward.pk], now=now) for reward in rewards]
     return sorted(options, key=lambda option: option.sort_key)
 
 
 def _limit_counts(*, patient: Patient, rewards: list[Reward], now: datetime) -> Counter:
-    """How many times the patient redeemed each limited reward in its limit period, in one query.
-
-    The same count as rewards.services.redemptions_counting_toward_limit (cancelled ones don't count; a
-    yearly limit counts from January 1 in the practice's time zone), for all the rewards at once.
-    """
+    """How many redemptions count toward each limited reward's limit, for all the rewards in one query."""
     limited = {reward.pk: reward for reward in rewards if reward.per_patient_limit is not None}
     counts: Counter = Counter()
     if not limited:
         return counts
-    local = timezone.localtime(now, ZoneInfo(current_practice().time_zone))
-    year_start = local.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
     counted = (
         Redemption.objects.filter(patient=patient, reward_id__in=limited)
         .exclude(status=Redemption.Status.CANCELLED)
         .values_list("reward_id", "created_at")
     )
     for reward_id, created_at in counted:
-        if limited[reward_id].limit_period == Reward.LimitPeriod.EVER or created_at >= year_start:
+        if counts_toward_limit(reward=limited[reward_id], created_at=created_at, now=now):
             counts[reward_id] += 1
     return counts
 
 
-def _option(*, reward: Reward, account: PointsAccount, used: int) -> RewardOption:
-    """The same checks as rewards.services.check_redeemable, in its order, without raising or querying."""
+def _option(*, reward: Reward, account: PointsAccount, used: int, now: datetime) -> RewardOption:
+    """The reward as the patient sees it: the service's refusal, put in a few words for the page."""
     balance = account.balance
     short = max(0, reward.points_cost - balance)
-    tier_reached = account.tier.threshold_points if account.tier else None
-    if reward.min_tier_id and (tier_reached is None or tier_reached < reward.min_tier.threshold_points):
+    error = refusal(reward=reward, account=account, used=used, now=now)
+    if error is None:
+        return RewardOption(reward, balance, True)
+    if isinstance(error, TierRequired):
         tier = reward.min_tier.name
         return RewardOption(
-            reward, balance, False, TierRequired.code, f"For {tier} members", points_needed=short, tier_needed=tier
+            reward, balance, False, error.code, f"For {tier} members", points_needed=short, tier_needed=tier
         )
-    if reward.stock is not None and reward.stock <= 0:
-        return RewardOption(reward, balance, False, OutOfStock.code, "Out of stock", points_needed=short)
-    if reward.per_patient_limit is not None and used >= reward.per_patient_limit:
+    if isinstance(error, RedemptionLimitReached):
         reason = "Limit reached for this year" if reward.limit_period == Reward.LimitPeriod.YEAR else "Limit reached"
-        return RewardOption(reward, balance, False, RedemptionLimitReached.code, reason, points_needed=short)
-    if short:
-        return RewardOption(reward, balance, False, InsufficientPoints.code, f"{short:,} more points", short)
-    return RewardOption(reward, balance, True)
+        return RewardOption(reward, balance, False, error.code, reason, points_needed=short)
+    if isinstance(error, InsufficientPoints):
+        return RewardOption(reward, balance, False, error.code, f"{short:,} more points", short)
+    if isinstance(error, OutOfStock):
+        return RewardOption(reward, balance, False, error.code, "Out of stock", points_needed=short)
+    return RewardOption(reward, balance, False, error.code, error.message, points_needed=short)
 
 
 def patient_vouchers(*, patient: Patient) -> QuerySet[Redemption]:
@@ -163,6 +159,6 @@ def patient_vouchers(*, patient: Patient) -> QuerySet[Redemption]:
     )
     return (
         Redemption.objects.filter(patient=patient)
-        .select_related("reward__item")
+        .select_related("reward__item", "used_by")
         .order_by(ready_first, "-created_at", "-id")
     )

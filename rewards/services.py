@@ -40,43 +40,60 @@ def normalize_voucher_code(code: str) -> str:
     return "".join((code or "").split()).replace("-", "").upper()
 
 
-def _period_start(reward: Reward, now: datetime) -> datetime | None:
-    if reward.limit_period == Reward.LimitPeriod.EVER:
-        return None
+def year_start(now: datetime) -> datetime:
+    """1 January, 00:00 in the practice's time zone, of the year `now` is in there."""
     local = timezone.localtime(now, ZoneInfo(current_practice().time_zone))
     return local.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def counts_toward_limit(*, reward: Reward, created_at: datetime, now: datetime) -> bool:
+    """Whether a (not cancelled) redemption made at `created_at` counts toward the reward's limit now."""
+    return reward.limit_period == Reward.LimitPeriod.EVER or created_at >= year_start(now)
 
 
 def redemptions_counting_toward_limit(*, reward: Reward, patient: Patient, now: datetime):
     """A patient's redemptions of a reward that count toward its per-patient limit (cancelled ones don't)."""
     counted = Redemption.objects.filter(reward=reward, patient=patient).exclude(status=Redemption.Status.CANCELLED)
-    start = _period_start(reward, now)
-    return counted.filter(created_at__gte=start) if start else counted
+    if reward.limit_period == Reward.LimitPeriod.EVER:
+        return counted
+    return counted.filter(created_at__gte=year_start(now))
 
 
-def check_redeemable(*, reward: Reward, patient: Patient, account: PointsAccount, now: datetime) -> None:
-    """Raise the reason this patient can't redeem this reward now (nothing if they can)."""
+def refusal(*, reward: Reward, account: PointsAccount, used: int, now: datetime) -> Exception | None:
+    """Why this account can't redeem this reward now, as the error redeeming would raise (None if it can).
+
+    `used` is how many redemptions count toward the reward's limit. The one place these rules live: the
+    redemption raises it, the rewards pages show it.
+    """
     if (
         not reward.is_active
         or (reward.starts_at and now < reward.starts_at)
         or (reward.ends_at and now >= reward.ends_at)
     ):
-        raise RewardUnavailable(f"“{reward.name}” is not available right now.")
+        return RewardUnavailable(f"“{reward.name}” is not available right now.")
     if reward.min_tier_id and (
         account.tier is None or account.tier.threshold_points < reward.min_tier.threshold_points
     ):
-        raise TierRequired(f"“{reward.name}” is for {reward.min_tier.name} members and above.")
+        return TierRequired(f"“{reward.name}” is for {reward.min_tier.name} members and above.")
     if reward.stock is not None and reward.stock <= 0:
-        raise OutOfStock(f"“{reward.name}” is out of stock.")
+        return OutOfStock(f"“{reward.name}” is out of stock.")
+    if reward.per_patient_limit is not None and used >= reward.per_patient_limit:
+        period = "this year" if reward.limit_period == Reward.LimitPeriod.YEAR else "already"
+        return RedemptionLimitReached(
+            f"You have {period} redeemed “{reward.name}” {used} time{'s' if used != 1 else ''}, the most allowed."
+        )
+    if account.balance < reward.points_cost:
+        return InsufficientPoints(needed=reward.points_cost, available=account.balance)
+    return None
+
+
+def check_redeemable(*, reward: Reward, patient: Patient, account: PointsAccount, now: datetime) -> None:
+    """Raise the reason this patient can't redeem this reward now (nothing if they can)."""
+    used = 0
     if reward.per_patient_limit is not None:
         used = redemptions_counting_toward_limit(reward=reward, patient=patient, now=now).count()
-        if used >= reward.per_patient_limit:
-            period = "this year" if reward.limit_period == Reward.LimitPeriod.YEAR else "already"
-            raise RedemptionLimitReached(
-                f"You have {period} redeemed “{reward.name}” {used} time{'s' if used != 1 else ''}, the most allowed."
-            )
-    if account.balance < reward.points_cost:
-        raise InsufficientPoints(needed=reward.points_cost, available=account.balance)
+    if error := refusal(reward=reward, account=account, used=used, now=now):
+        raise error
 
 
 def redeem_reward(*, patient: Patient, reward: Reward, actor: User | None = None) -> Redemption:

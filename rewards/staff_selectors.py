@@ -27,21 +27,6 @@ def has_redemptions(*, reward: Reward) -> bool:
     return Redemption.objects.filter(reward=reward).exists()
 
 
-def redeemable_rewards() -> QuerySet[Reward]:
-    """Rewards staff can redeem now: active and inside their window (tier, stock and limits are checked later)."""
-    now = timezone.now()
-    return (
-        Reward.objects.filter(is_active=True)
-        .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now))
-        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
-        .select_related("item")
-    )
-
-
-def patient_vouchers(*, patient: Patient) -> QuerySet[Redemption]:
-    return Redemption.objects.filter(patient=patient).select_related("reward__item", "used_by")
-
-
 @dataclass(frozen=True)
 class RedeemPreview:
     balance: int

@@ -23,6 +23,7 @@ from practices.roles import staff_member_of, staff_required
 from . import staff_selectors, staff_services
 from .forms import MoveForm, RedeemForm, RewardForm, RewardSettingsForm, VoucherCodeForm
 from .models import Redemption, Reward
+from .selectors import patient_vouchers
 from .services import cancel_redemption, find_voucher, redeem_reward, reward_settings, use_voucher
 
 Role = StaffMember.Role
@@ -249,7 +250,7 @@ def patient_panel_context(request, patient: Patient) -> dict:
     member = staff_member_of(request.user)
     form = RedeemForm(auto_id="id_redeem_%s")
     return {
-        "vouchers": list(staff_selectors.patient_vouchers(patient=patient)[:PANEL_VOUCHERS]),
+        "vouchers": list(patient_vouchers(patient=patient)[:PANEL_VOUCHERS]),
         "redeem_form": form,
         "has_rewards": form.fields["reward"].queryset.exists(),
         "can_cancel": bool(member and member.has_role(Role.MANAGER)),
