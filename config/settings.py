@@ -83,6 +83,7 @@ DATABASE_ROUTERS = ["practices.routers.PracticeRouter", "django_tenants.routers.
 
 MIDDLEWARE = [
     "practices.middleware.PracticeMiddleware",
+    "practices.middleware.reject_nul_bytes",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -1,3 +1,4 @@
+from django.http import HttpResponseBadRequest
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from .health import healthz
@@ -17,3 +18,15 @@ class PracticeMiddleware(TenantMainMiddleware):
         if request.path == "/healthz":
             return healthz(request)
         return super().no_tenant_found(request, hostname)
+
+
+def reject_nul_bytes(get_response):
+    """A query string with a NUL byte is refused with a 400: PostgreSQL cannot store or compare one, and no
+    search or filter needs it. (Form and API fields refuse them already.)"""
+
+    def middleware(request):
+        if any("\x00" in value for values in request.GET.lists() for value in values[1]):
+            return HttpResponseBadRequest("The address contains a character that is not allowed.")
+        return get_response(request)
+
+    return middleware

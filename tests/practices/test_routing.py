@@ -48,3 +48,11 @@ def test_static_vendor_files_are_served(alpha_client):
     response = alpha_client.get("/static/vendor/htmx-2.0.11/htmx.min.js")
     assert response.status_code == 200
     assert b"htmx" in b"".join(response.streaming_content)
+
+
+def test_a_nul_byte_in_the_address_is_a_400_not_a_crash(alpha_client):
+    from tests.factories import sign_in_staff
+
+    sign_in_staff(alpha_client, role="manager")
+    response = alpha_client.get("/staff/patients/", {"q": "a\x00b"})
+    assert response.status_code == 400
