@@ -30,7 +30,7 @@ from .models import (
     RefundLine,
     Tier,
 )
-from .signals import purchase_recorded
+from .signals import purchase_recorded, purchase_refunded
 
 TIER_WINDOW = timedelta(days=365)
 
@@ -489,6 +489,8 @@ def _refund(*, purchase, lines, external_id, actor, reason) -> Refund:
         data={"refund_id": refund.pk, "purchase_id": purchase.pk},
     )
     evaluate_tier(account_id=account.pk)
+    schema_name = connection.schema_name
+    transaction.on_commit(lambda: purchase_refunded.send(sender=Refund, refund=refund, schema_name=schema_name))
     return refund
 
 

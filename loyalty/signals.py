@@ -4,3 +4,7 @@ from django.dispatch import Signal
 
 # A purchase was recorded (not sent for repeats). kwargs: purchase, schema_name.
 purchase_recorded = Signal()
+
+# Points were taken back for a refund. kwargs: refund, schema_name.
+# The referrals app claws back the rewards of a referral whose qualifying purchase was refunded.
+purchase_refunded = Signal()

@@ -5,7 +5,7 @@ from django.db import connection
 
 from accounts.models import User
 
-from .codes import normalize_code, source_for_code
+from .codes import normalize_code
 from .errors import InvalidPhone
 from .phones import normalize_phone
 
@@ -101,12 +101,9 @@ class JoinDetailsForm(forms.Form):
         return cleaned_data
 
     def clean_code(self) -> str:
-        code = normalize_code(self.cleaned_data.get("code", ""))
-        if code and source_for_code(code) is None:
-            raise forms.ValidationError(
-                "We don't recognise that code. Check it, or leave it empty to join without one."
-            )
-        return code
+        # An unknown code does not stop anyone joining: the referrals app records why it did not count
+        # and tells the patient (a code is never attached afterwards).
+        return normalize_code(self.cleaned_data.get("code", ""))
 
     def signup(self, request, user) -> None:
         """Called by allauth once the user exists: attach the patient profile."""

@@ -60,12 +60,16 @@ def create_patient(
     return patient
 
 
-def announce_join(*, patient: Patient) -> None:
+def announce_join(*, patient: Patient, arrived_from: str = "") -> None:
     """Tell other apps (referrals) that the patient joined, once the transaction has committed."""
     schema_name = connection.schema_name
     transaction.on_commit(
         lambda: patient_joined.send(
-            sender=Patient, patient=patient, signup_code=patient.signup_code, schema_name=schema_name
+            sender=Patient,
+            patient=patient,
+            signup_code=patient.signup_code,
+            arrived_from=arrived_from,
+            schema_name=schema_name,
         )
     )
 
@@ -119,7 +123,7 @@ def complete_join(
                 summary=f"Used the code {patient.signup_code} to join",
                 data={"code": patient.signup_code, "source": patient.source},
             )
-        announce_join(patient=patient)
+        announce_join(patient=patient, arrived_from=arrived_from)
     return patient
 
 

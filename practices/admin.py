@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
-from .models import Domain, Practice, StaffMember
+from .models import Domain, Practice, StaffMember, SupportEscalation
 
 
 class PublicOnlyAdmin(admin.ModelAdmin):
@@ -32,3 +32,35 @@ class StaffMemberAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request) -> bool:
         return connection.schema_name != get_public_schema_name() and super().has_module_permission(request)
+
+
+@admin.register(SupportEscalation)
+class SupportEscalationAdmin(PublicOnlyAdmin):
+    """Platform operators work through what practices escalated to support."""
+
+    list_display = ["created_at", "practice", "topic", "patient_label", "status", "raised_by"]
+    list_filter = ["status", "topic", "practice"]
+    search_fields = ["patient_label", "referral_label", "message", "raised_by", "practice__name"]
+    readonly_fields = [
+        "practice",
+        "topic",
+        "patient_id",
+        "patient_label",
+        "referral_id",
+        "referral_label",
+        "message",
+        "raised_by",
+        "created_at",
+        "updated_at",
+    ]
+    fields = [*readonly_fields, "status", "operator_notes", "resolved_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        if obj.status == SupportEscalation.Status.RESOLVED and obj.resolved_at is None:
+            from django.utils import timezone
+
+            obj.resolved_at = timezone.now()
+        super().save_model(request, obj, form, change)

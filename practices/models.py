@@ -124,3 +124,35 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class SupportEscalation(models.Model):
+    """Something a practice's staff asked platform support to look into (e.g. a referral that looks
+    wrong). Lives in the public schema so platform operators see every practice's in one place;
+    patients and referrals are referenced by id and a short description, never by foreign key."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        INVESTIGATING = "investigating", "Investigating"
+        RESOLVED = "resolved", "Resolved"
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="escalations")
+    topic = models.CharField(max_length=40, default="referral")
+    patient_id = models.BigIntegerField(null=True, blank=True)
+    patient_label = models.CharField(max_length=200, blank=True)
+    referral_id = models.BigIntegerField(null=True, blank=True)
+    referral_label = models.CharField(max_length=300, blank=True)
+    message = models.TextField()
+    raised_by = models.CharField(max_length=200, help_text="The staff member who raised it (name and email).")
+    status = models.CharField(max_length=15, choices=Status.choices, default=Status.OPEN)
+    operator_notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.practice}: {self.topic} #{self.pk}"

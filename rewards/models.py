@@ -68,6 +68,8 @@ class Reward(models.Model):
     per_patient_limit = models.PositiveIntegerField(null=True, blank=True)
     limit_period = models.CharField(max_length=5, choices=LimitPeriod.choices, default=LimitPeriod.YEAR)
     is_active = models.BooleanField(default=True)
+    # A gift the program gives (a referral credit or discount): never offered for points, not listed.
+    is_gift = models.BooleanField(default=False)
     display_order = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 

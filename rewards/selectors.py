@@ -87,7 +87,7 @@ def available_rewards(*, now: datetime | None = None) -> QuerySet[Reward]:
     """Active rewards inside their dates (staff redeem from these too; tier, stock and limits come later)."""
     now = now or timezone.now()
     return (
-        Reward.objects.filter(is_active=True)
+        Reward.objects.filter(is_active=True, is_gift=False)
         .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now), Q(ends_at__isnull=True) | Q(ends_at__gt=now))
         .select_related("min_tier", "item")
     )

@@ -131,7 +131,9 @@ def redeem_reward(*, patient: Patient, reward: Reward, actor: User | None = None
     return redemption
 
 
-def _create_redemption(*, reward: Reward, patient: Patient, actor: User | None, now: datetime) -> Redemption:
+def _create_redemption(
+    *, reward: Reward, patient: Patient, actor: User | None, now: datetime, points_cost: int | None = None
+) -> Redemption:
     expires_at = now + timedelta(days=reward_settings().voucher_valid_days)
     for _ in range(5):
         try:
@@ -139,7 +141,7 @@ def _create_redemption(*, reward: Reward, patient: Patient, actor: User | None, 
                 return Redemption.objects.create(
                     reward=reward,
                     patient=patient,
-                    points_cost=reward.points_cost,
+                    points_cost=reward.points_cost if points_cost is None else points_cost,
                     voucher_code=new_voucher_code(),
                     expires_at=expires_at,
                     redeemed_by=actor,
@@ -158,6 +160,8 @@ def _lock_redemption(*, redemption_id: int) -> Redemption:
 
 
 def _give_points_back(*, redemption: Redemption, actor: User | None, why: str) -> int:
+    if redemption.points_cost == 0:
+        return 0  # a gift voucher (e.g. a referral credit) cost no points
     entry = post_points(
         account_id=ensure_account(patient=redemption.patient).pk,
         delta=redemption.points_cost,
@@ -177,6 +181,8 @@ def cancel_redemption(*, redemption: Redemption, actor: User | None = None) -> R
         ensure_account(patient=redemption.patient)
         lock_accounts(redemption.patient.points_account.pk)
         redemption = _lock_redemption(redemption_id=redemption.pk)
+        if redemption.reward.is_gift:
+            raise VoucherNotCancellable(f"Voucher {redemption.voucher_code} is a gift: there are no points to return.")
         if redemption.status != Redemption.Status.ISSUED:
             raise VoucherNotCancellable(
                 f"Voucher {redemption.voucher_code} is {redemption.get_status_display().lower()}: "
@@ -199,6 +205,70 @@ def cancel_redemption(*, redemption: Redemption, actor: User | None = None) -> R
             data={"redemption_id": redemption.pk},
         )
     return redemption
+
+
+def gift_label(*, kind: str, credit_cents: int = 0, percent_off: int = 0) -> str:
+    if kind == Reward.Kind.CREDIT:
+        return f"${credit_cents / 100:,.2f} credit"
+    return f"{percent_off}% off"
+
+
+def _gift_reward(*, kind: str, credit_cents: int, percent_off: int, name: str) -> Reward:
+    """The (hidden) reward a gift voucher points to: one per kind and value, made on first use."""
+    if kind == Reward.Kind.CREDIT and credit_cents > 0:
+        values = {"credit_cents": credit_cents, "percent_off": None}
+    elif kind == Reward.Kind.PERCENT and 1 <= percent_off <= 100:
+        values = {"percent_off": percent_off, "credit_cents": None}
+    else:
+        raise ValueError(f"A gift voucher needs a credit or a percent off, not {kind} {credit_cents} {percent_off}.")
+    reward = Reward.objects.filter(is_gift=True, kind=kind, **values).first()
+    if reward is None:
+        reward = Reward.objects.create(
+            is_gift=True, is_active=False, kind=kind, name=name, points_cost=1, description="Gift voucher", **values
+        )
+    return reward
+
+
+def grant_voucher(
+    *,
+    patient: Patient,
+    kind: str,
+    credit_cents: int = 0,
+    percent_off: int = 0,
+    name: str,
+    actor: User | None = None,
+) -> Redemption:
+    """Give a patient a voucher that costs no points (a referral credit or discount). The caller makes it
+    happen once (e.g. under a unique row of its own, in the same transaction)."""
+    with transaction.atomic():
+        reward = _gift_reward(kind=kind, credit_cents=credit_cents, percent_off=percent_off, name=name)
+        redemption = _create_redemption(reward=reward, patient=patient, actor=actor, now=timezone.now(), points_cost=0)
+        record_activity(
+            patient=patient,
+            kind=Activity.Kind.REWARD_REDEEMED,
+            summary=f"Received voucher {redemption.voucher_code}: {name}",
+            actor=actor,
+            data={"redemption_id": redemption.pk, "gift": True},
+        )
+    return redemption
+
+
+def withdraw_gift_voucher(*, redemption_id: int, why: str) -> bool:
+    """Cancel an unused gift voucher (e.g. its referral was refunded); False when it was already used."""
+    with transaction.atomic():
+        redemption = _lock_redemption(redemption_id=redemption_id)
+        if redemption.status != Redemption.Status.ISSUED:
+            return False
+        redemption.status = Redemption.Status.CANCELLED
+        redemption.cancelled_at = timezone.now()
+        redemption.save(update_fields=["status", "cancelled_at"])
+        record_activity(
+            patient=redemption.patient,
+            kind=Activity.Kind.VOUCHER_CANCELLED,
+            summary=f"Voucher {redemption.voucher_code} ({redemption.reward.name}) withdrawn: {why}",
+            data={"redemption_id": redemption.pk},
+        )
+    return True
 
 
 def find_voucher(*, code: str) -> Redemption:

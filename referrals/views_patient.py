@@ -1,0 +1,5 @@
+"""Patient pages of the referral program."""
+
+
+def home_panel_context(request, patient) -> dict:
+    return {}
