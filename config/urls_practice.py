@@ -12,6 +12,8 @@ from patients import urls as patient_urls
 from patients import urls_notifications as notification_urls
 from practices import urls as practice_urls
 from practices.health import healthz
+from referrals import urls as referrals_urls
+from referrals import urls_api as referrals_api_urls
 from rewards import urls as rewards_urls
 from rewards import urls_api as rewards_api_urls
 
@@ -27,6 +29,7 @@ urlpatterns = [
     path("", include("patients.urls_notifications")),
     path("", include(loyalty_urls)),
     path("", include(rewards_urls)),
+    path("", include(referrals_urls)),
     path("admin/", admin.site.urls),
     path(
         "api/v1/",
@@ -37,7 +40,8 @@ urlpatterns = [
                 + notification_urls.api_urlpatterns
                 + loyalty_urls.api_urlpatterns
                 + pos_urls.api_urlpatterns
-                + rewards_api_urls.api_urlpatterns,
+                + rewards_api_urls.api_urlpatterns
+                + referrals_api_urls.api_urlpatterns,
                 "api",
             )
         ),

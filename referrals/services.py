@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.conf import settings as django_settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -16,15 +15,14 @@ from accounts.models import User
 from loyalty.models import LedgerEntry, Purchase, Refund
 from loyalty.services import ensure_account, post_points
 from patients.codes import normalize_code
-from patients.errors import PatientError
+from patients.errors import InvalidPhone, PatientError
 from patients.messaging import queue_sms
 from patients.models import Activity, Message, Patient
 from patients.notifications import notify
-from patients.errors import InvalidPhone
 from patients.phones import normalize_phone
 from patients.services import patient_by_phone, record_activity
 from practices.models import Practice, SupportEscalation
-from practices.selectors import current_practice
+from practices.selectors import current_practice, practice_url
 from practices.tasks import enqueue_for_practice
 from rewards.models import Reward
 from rewards.services import grant_voucher, withdraw_gift_voucher
@@ -493,12 +491,14 @@ def _phone_hash(phone: str) -> str:
 
 
 def share_url(code: ReferralCode, *, source: str = "link", practice: Practice | None = None) -> str:
+    """The code's share link (`/r/<code>?src=...`) on the practice's own host."""
+    return practice_url(practice or current_practice(), f"/r/{code.code}?src={source}")
+
+
+def join_url(practice: Practice | None = None, *, source: str = "qr") -> str:
+    """The practice's own join link, with its invite code filled in (its poster's QR code)."""
     practice = practice or current_practice()
-    domain = practice.domains.filter(is_primary=True).first() or practice.domains.first()
-    scheme = "https" if not django_settings.DEBUG else "http"
-    port = getattr(django_settings, "PUBLIC_PORT", "")
-    host = f"{domain.domain}{f':{port}' if port else ''}" if domain else "localhost"
-    return f"{scheme}://{host}/r/{code.code}?src={source}"
+    return practice_url(practice, f"/join/?code={practice.invite_code or ''}&src={source}")
 
 
 def text_a_friend(*, patient: Patient, code: ReferralCode, phone: str, friend_name: str = "") -> Message:
@@ -520,7 +520,9 @@ def text_a_friend(*, patient: Patient, code: ReferralCode, phone: str, friend_na
         sent_today = TextInvite.objects.filter(patient=patient, created_at__gte=now - timedelta(days=1)).count()
         if sent_today >= TEXT_INVITES_PER_DAY:
             raise InviteRefused(f"You can text {TEXT_INVITES_PER_DAY} friends a day. Try again tomorrow.")
-        if TextInvite.objects.filter(phone_hash=digest, created_at__gte=now - timedelta(days=SAME_NUMBER_DAYS)).exists():
+        if TextInvite.objects.filter(
+            phone_hash=digest, created_at__gte=now - timedelta(days=SAME_NUMBER_DAYS)
+        ).exists():
             raise InviteRefused("That number got an invitation recently. Share your link with them another way.")
         TextInvite.objects.create(patient=patient, phone_hash=digest)
         practice = current_practice()
@@ -556,9 +558,7 @@ def set_code_active(*, code: ReferralCode, is_active: bool) -> ReferralCode:
     return code
 
 
-def escalate(
-    *, patient: Patient, message: str, actor: User, referral: Referral | None = None
-) -> SupportEscalation:
+def escalate(*, patient: Patient, message: str, actor: User, referral: Referral | None = None) -> SupportEscalation:
     """Ask platform support to look at a patient's referral: a row in the platform's (public) schema."""
     message = (message or "").strip()
     if not message:

@@ -18,8 +18,10 @@ from .services import check_redeemable
 
 def rewards_with_counts() -> QuerySet[Reward]:
     """Every reward in display order, with how many times it was redeemed (cancelled vouchers don't count)."""
-    return Reward.objects.filter(is_gift=False).select_related("min_tier", "item").annotate(
-        redeemed_count=Count("redemptions", filter=~Q(redemptions__status=Redemption.Status.CANCELLED))
+    return (
+        Reward.objects.filter(is_gift=False)
+        .select_related("min_tier", "item")
+        .annotate(redeemed_count=Count("redemptions", filter=~Q(redemptions__status=Redemption.Status.CANCELLED)))
     )
 
 

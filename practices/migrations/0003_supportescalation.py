@@ -5,33 +5,47 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('practices', '0002_api_key'),
+        ("practices", "0002_api_key"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SupportEscalation',
+            name="SupportEscalation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('topic', models.CharField(default='referral', max_length=40)),
-                ('patient_id', models.BigIntegerField(blank=True, null=True)),
-                ('patient_label', models.CharField(blank=True, max_length=200)),
-                ('referral_id', models.BigIntegerField(blank=True, null=True)),
-                ('referral_label', models.CharField(blank=True, max_length=300)),
-                ('message', models.TextField()),
-                ('raised_by', models.CharField(help_text='The staff member who raised it (name and email).', max_length=200)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('investigating', 'Investigating'), ('resolved', 'Resolved')], default='open', max_length=15)),
-                ('operator_notes', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('practice', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='escalations', to='practices.practice')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("topic", models.CharField(default="referral", max_length=40)),
+                ("patient_id", models.BigIntegerField(blank=True, null=True)),
+                ("patient_label", models.CharField(blank=True, max_length=200)),
+                ("referral_id", models.BigIntegerField(blank=True, null=True)),
+                ("referral_label", models.CharField(blank=True, max_length=300)),
+                ("message", models.TextField()),
+                (
+                    "raised_by",
+                    models.CharField(help_text="The staff member who raised it (name and email).", max_length=200),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("investigating", "Investigating"), ("resolved", "Resolved")],
+                        default="open",
+                        max_length=15,
+                    ),
+                ),
+                ("operator_notes", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "practice",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="escalations", to="practices.practice"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['status', '-created_at'], name='practices_s_status_d118c7_idx')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [models.Index(fields=["status", "-created_at"], name="practices_s_status_d118c7_idx")],
             },
         ),
     ]

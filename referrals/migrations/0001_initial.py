@@ -5,190 +5,473 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('loyalty', '0002_ledger_append_only'),
-        ('patients', '0001_patients'),
-        ('practices', '0003_supportescalation'),
-        ('rewards', '0002_gift_rewards'),
+        ("loyalty", "0002_ledger_append_only"),
+        ("patients", "0001_patients"),
+        ("practices", "0003_supportescalation"),
+        ("rewards", "0002_gift_rewards"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Partner',
+            name="Partner",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('kind', models.CharField(choices=[('influencer', 'Influencer'), ('community', 'Community partner'), ('business', 'Local business'), ('other', 'Other')], default='influencer', max_length=12)),
-                ('contact_name', models.CharField(blank=True, max_length=120)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('phone', models.CharField(blank=True, help_text='E.164, e.g. +15551234567.', max_length=20)),
-                ('notes', models.TextField(blank=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('referee_reward_kind', models.CharField(choices=[('default', 'Program default'), ('none', 'Nothing'), ('points', 'Points'), ('credit', 'Service credit (voucher)'), ('percent', 'Percent discount (voucher)')], default='default', max_length=10)),
-                ('referee_points', models.PositiveIntegerField(default=0)),
-                ('referee_credit_cents', models.PositiveIntegerField(default=0)),
-                ('referee_percent_off', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("influencer", "Influencer"),
+                            ("community", "Community partner"),
+                            ("business", "Local business"),
+                            ("other", "Other"),
+                        ],
+                        default="influencer",
+                        max_length=12,
+                    ),
+                ),
+                ("contact_name", models.CharField(blank=True, max_length=120)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("phone", models.CharField(blank=True, help_text="E.164, e.g. +15551234567.", max_length=20)),
+                ("notes", models.TextField(blank=True)),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "referee_reward_kind",
+                    models.CharField(
+                        choices=[
+                            ("default", "Program default"),
+                            ("none", "Nothing"),
+                            ("points", "Points"),
+                            ("credit", "Service credit (voucher)"),
+                            ("percent", "Percent discount (voucher)"),
+                        ],
+                        default="default",
+                        max_length=10,
+                    ),
+                ),
+                ("referee_points", models.PositiveIntegerField(default=0)),
+                ("referee_credit_cents", models.PositiveIntegerField(default=0)),
+                ("referee_percent_off", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Milestone',
+            name="Milestone",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('count', models.PositiveIntegerField(help_text='Qualified referrals needed.', unique=True)),
-                ('points', models.PositiveIntegerField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("count", models.PositiveIntegerField(help_text="Qualified referrals needed.", unique=True)),
+                ("points", models.PositiveIntegerField()),
             ],
             options={
-                'ordering': ['count'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('count__gte', 1), ('points__gte', 1)), name='referrals_milestone_pos')],
+                "ordering": ["count"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("count__gte", 1), ("points__gte", 1)), name="referrals_milestone_pos"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ReferralCode',
+            name="ReferralCode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=16, unique=True)),
-                ('owner_kind', models.CharField(choices=[('patient', 'Patient'), ('staff', 'Staff'), ('partner', 'Partner')], max_length=8)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('partner', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='referral_code', to='referrals.partner')),
-                ('patient', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='referral_code', to='patients.patient')),
-                ('staff', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='referral_code', to='practices.staffmember')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(max_length=16, unique=True)),
+                (
+                    "owner_kind",
+                    models.CharField(
+                        choices=[("patient", "Patient"), ("staff", "Staff"), ("partner", "Partner")], max_length=8
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "partner",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="referral_code",
+                        to="referrals.partner",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="referral_code",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "staff",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="referral_code",
+                        to="practices.staffmember",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Referral',
+            name="Referral",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code_used', models.CharField(max_length=32)),
-                ('owner_kind', models.CharField(blank=True, choices=[('patient', 'Patient'), ('staff', 'Staff'), ('partner', 'Partner')], max_length=8)),
-                ('source', models.CharField(choices=[('link', 'Link'), ('qr', 'QR code'), ('sms', 'Text message'), ('code', 'Code typed at sign-up')], default='link', max_length=8)),
-                ('status', models.CharField(choices=[('pending', 'Waiting for a first purchase'), ('qualified', 'Qualified (rewards on the way)'), ('rewarded', 'Rewarded'), ('rejected', 'Not counted'), ('reversed', 'Reversed (purchase refunded)')], default='pending', max_length=10)),
-                ('reason', models.CharField(blank=True, choices=[('unknown_code', 'The code is unknown'), ('inactive_code', 'The code is no longer active'), ('disabled', 'Referrals are turned off'), ('self_referral', 'A patient cannot refer themselves'), ('limit_reached', "The referrer reached this year's referral limit")], max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('qualified_at', models.DateTimeField(blank=True, null=True)),
-                ('rewarded_at', models.DateTimeField(blank=True, null=True)),
-                ('reversed_at', models.DateTimeField(blank=True, null=True)),
-                ('qualifying_purchase', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='loyalty.purchase')),
-                ('referred', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='referral', to='patients.patient')),
-                ('code', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='referrals', to='referrals.referralcode')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code_used", models.CharField(max_length=32)),
+                (
+                    "owner_kind",
+                    models.CharField(
+                        blank=True,
+                        choices=[("patient", "Patient"), ("staff", "Staff"), ("partner", "Partner")],
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("link", "Link"),
+                            ("qr", "QR code"),
+                            ("sms", "Text message"),
+                            ("code", "Code typed at sign-up"),
+                        ],
+                        default="link",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting for a first purchase"),
+                            ("qualified", "Qualified (rewards on the way)"),
+                            ("rewarded", "Rewarded"),
+                            ("rejected", "Not counted"),
+                            ("reversed", "Reversed (purchase refunded)"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("unknown_code", "The code is unknown"),
+                            ("inactive_code", "The code is no longer active"),
+                            ("disabled", "Referrals are turned off"),
+                            ("self_referral", "A patient cannot refer themselves"),
+                            ("limit_reached", "The referrer reached this year's referral limit"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("qualified_at", models.DateTimeField(blank=True, null=True)),
+                ("rewarded_at", models.DateTimeField(blank=True, null=True)),
+                ("reversed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "qualifying_purchase",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="loyalty.purchase",
+                    ),
+                ),
+                (
+                    "referred",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="referral", to="patients.patient"
+                    ),
+                ),
+                (
+                    "code",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="referrals",
+                        to="referrals.referralcode",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ReferralReward',
+            name="ReferralReward",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('referrer', 'Referrer'), ('referee', 'New patient'), ('milestone', 'Milestone bonus')], max_length=10)),
-                ('kind', models.CharField(choices=[('none', 'Nothing'), ('points', 'Points'), ('credit', 'Service credit (voucher)'), ('percent', 'Percent discount (voucher)')], max_length=10)),
-                ('points', models.PositiveIntegerField(default=0)),
-                ('credit_cents', models.PositiveIntegerField(default=0)),
-                ('percent_off', models.PositiveIntegerField(default=0)),
-                ('milestone_count', models.PositiveIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('reversed_at', models.DateTimeField(blank=True, null=True)),
-                ('points_taken_back', models.PositiveIntegerField(default=0)),
-                ('ledger_entry', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='loyalty.ledgerentry')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='referral_rewards', to='patients.patient')),
-                ('referral', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='rewards', to='referrals.referral')),
-                ('voucher', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rewards.redemption')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("referrer", "Referrer"),
+                            ("referee", "New patient"),
+                            ("milestone", "Milestone bonus"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("none", "Nothing"),
+                            ("points", "Points"),
+                            ("credit", "Service credit (voucher)"),
+                            ("percent", "Percent discount (voucher)"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("points", models.PositiveIntegerField(default=0)),
+                ("credit_cents", models.PositiveIntegerField(default=0)),
+                ("percent_off", models.PositiveIntegerField(default=0)),
+                ("milestone_count", models.PositiveIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("reversed_at", models.DateTimeField(blank=True, null=True)),
+                ("points_taken_back", models.PositiveIntegerField(default=0)),
+                (
+                    "ledger_entry",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="loyalty.ledgerentry",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="referral_rewards",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "referral",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="rewards", to="referrals.referral"
+                    ),
+                ),
+                (
+                    "voucher",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rewards.redemption",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ReferralSettings',
+            name="ReferralSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('enabled', models.BooleanField(default=True, help_text='Patients, staff and partners can refer new patients.')),
-                ('referrer_reward_kind', models.CharField(choices=[('none', 'Nothing'), ('points', 'Points'), ('credit', 'Service credit (voucher)'), ('percent', 'Percent discount (voucher)')], default='points', max_length=10)),
-                ('referrer_points', models.PositiveIntegerField(default=500)),
-                ('referrer_credit_cents', models.PositiveIntegerField(default=0)),
-                ('referrer_percent_off', models.PositiveIntegerField(default=0)),
-                ('referee_reward_kind', models.CharField(choices=[('none', 'Nothing'), ('points', 'Points'), ('credit', 'Service credit (voucher)'), ('percent', 'Percent discount (voucher)')], default='points', max_length=10)),
-                ('referee_points', models.PositiveIntegerField(default=250)),
-                ('referee_credit_cents', models.PositiveIntegerField(default=0)),
-                ('referee_percent_off', models.PositiveIntegerField(default=0)),
-                ('min_purchase_cents', models.PositiveIntegerField(default=5000, help_text="The friend's first purchase of at least this amount qualifies the referral.")),
-                ('yearly_limit', models.PositiveIntegerField(blank=True, help_text='Referrals one person may make per calendar year; empty = no limit.', null=True)),
-                ('reward_staff_referrals', models.BooleanField(default=True, help_text='New patients referred by staff get the new-patient reward (staff referrals always count on the leaderboard).')),
-                ('clawback_days', models.PositiveIntegerField(default=30, help_text='A refund of the qualifying purchase within this many days takes the rewards back.')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "enabled",
+                    models.BooleanField(default=True, help_text="Patients, staff and partners can refer new patients."),
+                ),
+                (
+                    "referrer_reward_kind",
+                    models.CharField(
+                        choices=[
+                            ("none", "Nothing"),
+                            ("points", "Points"),
+                            ("credit", "Service credit (voucher)"),
+                            ("percent", "Percent discount (voucher)"),
+                        ],
+                        default="points",
+                        max_length=10,
+                    ),
+                ),
+                ("referrer_points", models.PositiveIntegerField(default=500)),
+                ("referrer_credit_cents", models.PositiveIntegerField(default=0)),
+                ("referrer_percent_off", models.PositiveIntegerField(default=0)),
+                (
+                    "referee_reward_kind",
+                    models.CharField(
+                        choices=[
+                            ("none", "Nothing"),
+                            ("points", "Points"),
+                            ("credit", "Service credit (voucher)"),
+                            ("percent", "Percent discount (voucher)"),
+                        ],
+                        default="points",
+                        max_length=10,
+                    ),
+                ),
+                ("referee_points", models.PositiveIntegerField(default=250)),
+                ("referee_credit_cents", models.PositiveIntegerField(default=0)),
+                ("referee_percent_off", models.PositiveIntegerField(default=0)),
+                (
+                    "min_purchase_cents",
+                    models.PositiveIntegerField(
+                        default=5000,
+                        help_text="The friend's first purchase of at least this amount qualifies the referral.",
+                    ),
+                ),
+                (
+                    "yearly_limit",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Referrals one person may make per calendar year; empty = no limit.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "reward_staff_referrals",
+                    models.BooleanField(
+                        default=True,
+                        help_text="New patients referred by staff get the new-patient reward (staff referrals always count on the leaderboard).",
+                    ),
+                ),
+                (
+                    "clawback_days",
+                    models.PositiveIntegerField(
+                        default=30,
+                        help_text="A refund of the qualifying purchase within this many days takes the rewards back.",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name_plural': 'referral settings',
-                'constraints': [models.CheckConstraint(condition=models.Q(('id', 1)), name='referrals_settings_singleton')],
+                "verbose_name_plural": "referral settings",
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("id", 1)), name="referrals_settings_singleton")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='TextInvite',
+            name="TextInvite",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phone_hash', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='referral_invites', to='patients.patient')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("phone_hash", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="referral_invites",
+                        to="patients.patient",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Visit',
+            name="Visit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('link', 'Link'), ('qr', 'QR code'), ('sms', 'Text message'), ('code', 'Code typed at sign-up')], max_length=8)),
-                ('day', models.DateField()),
-                ('count', models.PositiveIntegerField(default=0)),
-                ('code', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='visits', to='referrals.referralcode')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("link", "Link"),
+                            ("qr", "QR code"),
+                            ("sms", "Text message"),
+                            ("code", "Code typed at sign-up"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("count", models.PositiveIntegerField(default=0)),
+                (
+                    "code",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="visits", to="referrals.referralcode"
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='referralcode',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('owner_kind', 'patient'), ('partner__isnull', True), ('patient__isnull', False), ('staff__isnull', True)), models.Q(('owner_kind', 'staff'), ('partner__isnull', True), ('patient__isnull', True), ('staff__isnull', False)), models.Q(('owner_kind', 'partner'), ('partner__isnull', False), ('patient__isnull', True), ('staff__isnull', True)), _connector='OR'), name='referrals_code_one_owner'),
+            model_name="referralcode",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("owner_kind", "patient"),
+                        ("partner__isnull", True),
+                        ("patient__isnull", False),
+                        ("staff__isnull", True),
+                    ),
+                    models.Q(
+                        ("owner_kind", "staff"),
+                        ("partner__isnull", True),
+                        ("patient__isnull", True),
+                        ("staff__isnull", False),
+                    ),
+                    models.Q(
+                        ("owner_kind", "partner"),
+                        ("partner__isnull", False),
+                        ("patient__isnull", True),
+                        ("staff__isnull", True),
+                    ),
+                    _connector="OR",
+                ),
+                name="referrals_code_one_owner",
+            ),
         ),
         migrations.AddIndex(
-            model_name='referral',
-            index=models.Index(fields=['code', 'status', 'created_at'], name='referrals_r_code_id_88e7ab_idx'),
+            model_name="referral",
+            index=models.Index(fields=["code", "status", "created_at"], name="referrals_r_code_id_88e7ab_idx"),
         ),
         migrations.AddIndex(
-            model_name='referral',
-            index=models.Index(fields=['status', '-created_at'], name='referrals_r_status_a5beca_idx'),
+            model_name="referral",
+            index=models.Index(fields=["status", "-created_at"], name="referrals_r_status_a5beca_idx"),
         ),
         migrations.AddIndex(
-            model_name='referral',
-            index=models.Index(fields=['qualified_at'], name='referrals_r_qualifi_caeac4_idx'),
+            model_name="referral",
+            index=models.Index(fields=["qualified_at"], name="referrals_r_qualifi_caeac4_idx"),
         ),
         migrations.AddConstraint(
-            model_name='referralreward',
-            constraint=models.UniqueConstraint(fields=('referral', 'role'), name='referrals_reward_once'),
+            model_name="referralreward",
+            constraint=models.UniqueConstraint(fields=("referral", "role"), name="referrals_reward_once"),
         ),
         migrations.AddConstraint(
-            model_name='referralreward',
-            constraint=models.UniqueConstraint(condition=models.Q(('reversed_at__isnull', True), ('role', 'milestone')), fields=('patient', 'milestone_count'), name='referrals_milestone_once'),
+            model_name="referralreward",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("reversed_at__isnull", True), ("role", "milestone")),
+                fields=("patient", "milestone_count"),
+                name="referrals_milestone_once",
+            ),
         ),
         migrations.AddIndex(
-            model_name='textinvite',
-            index=models.Index(fields=['patient', 'created_at'], name='referrals_t_patient_6432e0_idx'),
+            model_name="textinvite",
+            index=models.Index(fields=["patient", "created_at"], name="referrals_t_patient_6432e0_idx"),
         ),
         migrations.AddIndex(
-            model_name='textinvite',
-            index=models.Index(fields=['phone_hash', 'created_at'], name='referrals_t_phone_h_1ce166_idx'),
+            model_name="textinvite",
+            index=models.Index(fields=["phone_hash", "created_at"], name="referrals_t_phone_h_1ce166_idx"),
         ),
         migrations.AddIndex(
-            model_name='visit',
-            index=models.Index(fields=['day'], name='referrals_v_day_45bb47_idx'),
+            model_name="visit",
+            index=models.Index(fields=["day"], name="referrals_v_day_45bb47_idx"),
         ),
         migrations.AddConstraint(
-            model_name='visit',
-            constraint=models.UniqueConstraint(fields=('code', 'source', 'day'), name='referrals_visit_day'),
+            model_name="visit",
+            constraint=models.UniqueConstraint(fields=("code", "source", "day"), name="referrals_visit_day"),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rewards', '0001_rewards'),
+        ("rewards", "0001_rewards"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='reward',
-            name='is_gift',
+            model_name="reward",
+            name="is_gift",
             field=models.BooleanField(default=False),
         ),
     ]

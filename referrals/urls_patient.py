@@ -1,0 +1,3 @@
+"""Share links and patient pages of the referral program (included by referrals.urls)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Staff pages of the referral program (included by referrals.urls)."""
+
+urlpatterns: list = []
