@@ -175,6 +175,9 @@ class Visit(models.Model):
         constraints = [models.UniqueConstraint(fields=["code", "source", "day"], name="referrals_visit_day")]
         indexes = [models.Index(fields=["day"])]
 
+    def __str__(self) -> str:
+        return f"{self.code_id} {self.source} {self.day}: {self.count}"
+
 
 class Referral(models.Model):
     """A code used at sign-up: one per referred patient, kept even when it was rejected."""
@@ -282,3 +285,6 @@ class TextInvite(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["patient", "created_at"]), models.Index(fields=["phone_hash", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Invite by {self.patient_id} at {self.created_at:%Y-%m-%d %H:%M}"

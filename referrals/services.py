@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
@@ -85,12 +86,14 @@ def count_visit(*, code: ReferralCode, source: str, now: datetime | None = None)
     """One more visit of the code's share link from this source today (a counter, no personal data)."""
     source = source if source in Visit.Source.values else Visit.Source.LINK
     day = timezone.localtime(now or timezone.now(), ZoneInfo(current_practice().time_zone)).date()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {Visit._meta.db_table} (code_id, source, day, count) VALUES (%s, %s, %s, 1)
-                ON CONFLICT (code_id, source, day) DO UPDATE SET count = {Visit._meta.db_table}.count + 1""",
-            [code.pk, source, day],
-        )
+    visits = Visit.objects.filter(code=code, source=source, day=day)
+    if visits.update(count=F("count") + 1):
+        return
+    try:
+        with transaction.atomic():
+            Visit.objects.create(code=code, source=source, day=day, count=1)
+    except IntegrityError:  # the day's first two visits arrived together
+        visits.update(count=F("count") + 1)
 
 
 # ---------------------------------------------------------------- sign-up
@@ -207,8 +210,8 @@ def _announce_signup(referral: Referral, patient: Patient) -> None:
         notify(
             patient=code.patient,
             title=f"{patient.user.first_name or 'Your friend'} joined with your code",
-            body=f"You'll get your reward when they make their first purchase of ${program.min_purchase_cents / 100:,.0f}"
-            " or more.",
+            body="You'll get your reward when they make their first purchase of "
+            f"${program.min_purchase_cents / 100:,.0f} or more.",
             url="/referrals/",
         )
 
