@@ -79,7 +79,14 @@ OPTIONS = {"patients": 300}
 DEMO_STEPS = [seed_staff]
 
 
-def register_demo_step(step) -> None:
-    """Higher apps add their demo data (called from their AppConfig.ready); steps run in order."""
-    if step not in DEMO_STEPS:
+def register_demo_step(step, *, before=None) -> None:
+    """Higher apps add their demo data (called from their AppConfig.ready); steps run in order.
+
+    `before` puts the step ahead of another one (e.g. referrals made at sign-up, before the year of
+    purchases that qualifies them)."""
+    if step in DEMO_STEPS:
+        return
+    if before is not None and before in DEMO_STEPS:
+        DEMO_STEPS.insert(DEMO_STEPS.index(before), step)
+    else:
         DEMO_STEPS.append(step)

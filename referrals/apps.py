@@ -7,6 +7,7 @@ class ReferralsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_save
 
+        from loyalty.demo import seed_purchases
         from loyalty.signals import purchase_recorded, purchase_refunded
         from patients.codes import register_code_resolver
         from patients.signals import patient_joined
@@ -28,4 +29,5 @@ class ReferralsConfig(AppConfig):
             PatientPanel(template="referrals/staff/_patient_panel.html", context=patient_panel_context, order=30)
         )
         register_home_panel(PatientPanel(template="referrals/_home_panel.html", context=home_panel_context, order=20))
-        register_demo_step(seed_referrals)
+        # Referrals are made at sign-up, so before the year of purchases that qualifies them.
+        register_demo_step(seed_referrals, before=seed_purchases)
