@@ -156,3 +156,18 @@ class SupportEscalation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.practice}: {self.topic} #{self.pk}"
+
+
+class CodeDirectory(models.Model):
+    """Every referral code of every practice, in the public schema: what makes codes unique across
+    the platform, and lets the mobile client find the practice behind a code before it knows the host."""
+
+    code = models.CharField(max_length=16, unique=True)
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "code directory"
+
+    def __str__(self) -> str:
+        return f"{self.code} → {self.practice_id}"

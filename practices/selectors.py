@@ -1,8 +1,8 @@
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from .models import Practice
+from .models import CodeDirectory, Practice
 
 
 def practices_in_service() -> QuerySet[Practice]:
@@ -11,10 +11,15 @@ def practices_in_service() -> QuerySet[Practice]:
 
 
 def practice_by_invite_code(code: str) -> Practice | None:
-    code = (code or "").strip().upper()
+    """The practice behind its invite code or one of its referral codes (see CodeDirectory)."""
+    code = "".join((code or "").split()).upper()
     if not code:
         return None
-    return practices_in_service().filter(invite_code=code).first()
+    return practices_in_service().filter(Q(invite_code=code) | Q(pk__in=practice_ids_with_code(code))).first()
+
+
+def practice_ids_with_code(code: str) -> QuerySet:
+    return CodeDirectory.objects.filter(code=code).values("practice_id")
 
 
 def site_url(host: str, path: str = "/") -> str:

@@ -7,7 +7,8 @@ import unicodedata
 from django.db import IntegrityError, transaction
 
 from patients.models import Patient
-from practices.models import CODE_ALPHABET, StaffMember
+from practices.models import CODE_ALPHABET, CodeDirectory, StaffMember
+from practices.selectors import current_practice
 
 from .models import Partner, ReferralCode
 
@@ -27,10 +28,14 @@ def new_code(name: str) -> str:
 
 
 def _create(*, name: str, **owner) -> ReferralCode:
+    practice = current_practice()
     for _ in range(20):
         try:
             with transaction.atomic():
-                return ReferralCode.objects.create(code=new_code(name), **owner)
+                code = new_code(name)
+                # The platform-wide directory makes the code unique across practices too.
+                CodeDirectory.objects.create(code=code, practice=practice)
+                return ReferralCode.objects.create(code=code, **owner)
         except IntegrityError:
             # Another code with these characters, or the owner got one meanwhile.
             existing = ReferralCode.objects.filter(**{k: v for k, v in owner.items() if k != "owner_kind"}).first()

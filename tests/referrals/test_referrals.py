@@ -394,3 +394,12 @@ def test_a_reversed_milestone_can_be_earned_again(program, jane, jane_code):
     services.record_signup(patient=ana, code=jane_code.code)
     qualify_and_reward(buy(ana, 10_000))
     assert referral_points(jane) == 500 + 300
+
+
+def test_referral_codes_are_unique_across_practices_and_resolve_to_theirs(public_client, alpha, jane_code):
+    from practices.models import CodeDirectory
+
+    assert CodeDirectory.objects.get(code=jane_code.code).practice == alpha
+    response = public_client.get("/api/v1/practices/resolve", {"code": jane_code.code.lower()})
+    assert response.status_code == 200
+    assert response.json()["slug"] == "alpha"
