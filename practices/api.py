@@ -42,7 +42,9 @@ class ResolvePractice(APIView):
     authentication_classes: list = []
 
     @extend_schema(
-        parameters=[OpenApiParameter("code", str, required=True, description="The practice's invite code or a referral code.")],
+        parameters=[
+            OpenApiParameter("code", str, required=True, description="The practice's invite code or a referral code.")
+        ],
         responses={200: PracticeOut},
     )
     def get(self, request):
