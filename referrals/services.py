@@ -4,6 +4,7 @@ purchase, rewards (exactly once), clawback on refund, partners, "text a friend" 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -41,12 +42,16 @@ from .models import (
     Visit,
 )
 
+logger = logging.getLogger(__name__)
+
 SOURCE_TYPE = "referrals.referral"
 COUNTED_STATUSES = (Referral.Status.PENDING, Referral.Status.QUALIFIED, Referral.Status.REWARDED)
 QUALIFIED_STATUSES = (Referral.Status.QUALIFIED, Referral.Status.REWARDED)
 # "Text a friend": per patient per day, and one text to the same number per week whoever sends it.
 TEXT_INVITES_PER_DAY = 5
 SAME_NUMBER_DAYS = 7
+# A POS clock may run a little behind ours: purchases dated this much before the sign-up still count.
+PURCHASE_CLOCK_SKEW = timedelta(hours=1)
 
 
 class ReferralError(PatientError):
@@ -234,8 +239,8 @@ def qualify(*, purchase_id: int) -> Referral | None:
         )
         if referral is None or purchase.total_cents < program.min_purchase_cents:
             return None
-        if referral.created_at > purchase.purchased_at and purchase.source != Purchase.Source.DESK:
-            # A back-dated import from before the sign-up is not the friend's first visit as a member.
+        if purchase.purchased_at < referral.created_at - PURCHASE_CLOCK_SKEW:
+            # A back-dated purchase (e.g. imported) from before the sign-up is not a visit as a member.
             return None
         referral.status = Referral.Status.QUALIFIED
         referral.qualifying_purchase = purchase
@@ -516,6 +521,8 @@ def text_a_friend(*, patient: Patient, code: ReferralCode, phone: str, friend_na
         raise InvalidInvite("That number already belongs to a member of the practice.", field="phone")
     if not referral_settings().enabled:
         raise InvalidInvite("Referrals are turned off at the moment.")
+    if not _code_is_active(code):
+        raise InvalidInvite("Your referral code is paused at the moment. Please ask the front desk.")
     now = timezone.now()
     digest = _phone_hash(number)
     with transaction.atomic():
@@ -591,3 +598,63 @@ def escalate(*, patient: Patient, message: str, actor: User, referral: Referral 
         data={"escalation_id": escalation.pk},
     )
     return escalation
+
+
+# ---------------------------------------------------------------- staff: program settings and milestones
+
+SETTINGS_FIELDS = (
+    "enabled",
+    "referrer_reward_kind",
+    "referrer_points",
+    "referrer_credit_cents",
+    "referrer_percent_off",
+    "referee_reward_kind",
+    "referee_points",
+    "referee_credit_cents",
+    "referee_percent_off",
+    "min_purchase_cents",
+    "yearly_limit",
+    "reward_staff_referrals",
+    "clawback_days",
+)
+
+
+def update_referral_settings(*, actor: User, **values) -> dict[str, tuple]:
+    """Save the program settings (the fields of SETTINGS_FIELDS); returns what changed as
+    {field: (before, after)} and writes it to the log with who changed it."""
+    unknown = set(values) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise TypeError(f"Not referral settings: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        referral_settings()
+        row = ReferralSettings.objects.select_for_update().get(pk=1)
+        changes = {name: (getattr(row, name), value) for name, value in values.items() if getattr(row, name) != value}
+        for name, (_, value) in changes.items():
+            setattr(row, name, value)
+        row.save()
+    if changes:
+        logger.info(
+            "Referral settings of %s changed by %s <%s>: %s",
+            connection.schema_name,
+            actor.get_full_name(),
+            actor.email,
+            ", ".join(f"{name} {before!r} -> {after!r}" for name, (before, after) in changes.items()),
+        )
+    return changes
+
+
+def save_milestone(*, milestone: Milestone | None, count: int, points: int) -> Milestone:
+    """Create or update a milestone bonus; a count another milestone has raises ReferralError."""
+    milestone = milestone or Milestone()
+    milestone.count, milestone.points = count, points
+    try:
+        with transaction.atomic():
+            milestone.save()
+    except IntegrityError:
+        raise ReferralError(f"There is already a milestone at {count} referrals.", field="count") from None
+    return milestone
+
+
+def delete_milestone(*, milestone: Milestone) -> None:
+    """Remove a milestone; bonuses already given keep their count (they don't point at the row)."""
+    milestone.delete()

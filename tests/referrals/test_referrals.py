@@ -403,3 +403,10 @@ def test_referral_codes_are_unique_across_practices_and_resolve_to_theirs(public
     response = public_client.get("/api/v1/practices/resolve", {"code": jane_code.code.lower()})
     assert response.status_code == 200
     assert response.json()["slug"] == "alpha"
+
+
+def test_a_purchase_dated_before_the_sign_up_does_not_qualify(program, jane_code):
+    sam = friend()
+    referral = services.record_signup(patient=sam, code=jane_code.code)
+    earlier = buy(sam, 20_000, purchased_at=referral.created_at - timedelta(days=3))
+    assert services.qualify(purchase_id=earlier.pk) is None
