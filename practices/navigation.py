@@ -37,4 +37,8 @@ def staff_sections(member: StaffMember, current_path: str) -> list[dict]:
             continue
         active = current_path == url if url.rstrip("/") == "/staff" else current_path.startswith(url)
         items.append({"label": label, "url": url, "active": active})
+    # One section is current: the most specific (e.g. the leaderboard, inside the referrals pages).
+    active_items = sorted((item for item in items if item["active"]), key=lambda item: len(item["url"]))
+    for item in active_items[:-1]:
+        item["active"] = False
     return items
