@@ -70,7 +70,9 @@ def announce_join(*, patient: Patient, arrived_from: str = "") -> None:
             signup_code=patient.signup_code,
             arrived_from=arrived_from,
             schema_name=schema_name,
-        )
+        ),
+        # The patient has joined whatever a subscriber does: a failure there is logged, not shown to them.
+        robust=True,
     )
 
 
