@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 PORT ?= 8000
 
-.PHONY: run test setup lint format bench stop-db clean-data
+.PHONY: run test setup browser lint format bench stop-db clean-data
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,25 @@ setup: $(STAMP)
 run: setup
 	PORT=$(PORT) $(PY) manage.py devserver --port $(PORT)
 
-test: setup
+test: setup browser
 	$(PY) -m pytest $(ARGS)
+
+# The browser tests (tests/e2e) drive Debian's Chromium; Playwright never downloads a browser of its own.
+# Installs it when missing and possible (root or passwordless sudo); otherwise those tests are skipped.
+browser:
+	@if [ -n "$$CHROMIUM_PATH" ] && [ -x "$$CHROMIUM_PATH" ] || command -v chromium >/dev/null 2>&1; then \
+		:; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "Chromium not found (set CHROMIUM_PATH to use another one): browser tests (tests/e2e) will be skipped."; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Chromium for the browser tests (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		echo "Installing Chromium for the browser tests (sudo apt-get)"; \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	else \
+		echo "Chromium not found and installing it needs root (apt-get install chromium): browser tests (tests/e2e) will be skipped."; \
+	fi
 
 lint: setup
 	$(VENV)/bin/ruff check .
