@@ -18,6 +18,7 @@ from patients.models import Patient
 from practices.csv_files import UnreadableFile
 from practices.errors import DomainError
 from practices.models import StaffMember
+from practices.page_helpers import add_domain_error, query_string
 from practices.roles import staff_required
 
 from . import staff_selectors, staff_services
@@ -46,20 +47,6 @@ CAMPAIGNS_PER_PAGE = 50
 Role = StaffMember.Role
 manager_required = staff_required(role=Role.MANAGER)
 owner_required = staff_required(role=Role.OWNER)
-
-
-def _query_string(request, **changes) -> str:
-    params = request.GET.copy()
-    for key, value in changes.items():
-        if value is None:
-            params.pop(key, None)
-        else:
-            params[key] = value
-    return params.urlencode()
-
-
-def _add_domain_error(form, error: DomainError) -> None:
-    form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
 @contextmanager
@@ -97,7 +84,7 @@ def catalog_list(request):
             "page": page,
             "has_items": has_items,
             "default_rate": program_settings().points_per_dollar,
-            "page_query": _query_string(request, page=None),
+            "page_query": query_string(request, page=None),
         },
     )
 
@@ -110,7 +97,7 @@ def catalog_edit(request, item_id: int | None = None):
         try:
             saved = staff_services.save_catalog_item(item=item, **form.service_values())
         except DomainError as error:
-            _add_domain_error(form, error)
+            add_domain_error(form, error)
         else:
             messages.success(request, f"“{saved.name}” was {'saved' if item else 'added to the catalog'}.")
             return redirect("loyalty:catalog_list")
@@ -233,7 +220,7 @@ def tier_edit(request, tier_id: int | None = None):
         try:
             saved = staff_services.save_tier(tier=tier, **form.cleaned_data)
         except DomainError as error:
-            _add_domain_error(form, error)
+            add_domain_error(form, error)
         else:
             messages.success(request, f"Tier “{saved.name}” was saved.")
             return redirect("loyalty:tier_list")
@@ -299,7 +286,7 @@ def campaign_edit(request, campaign_id: int | None = None):
             try:
                 saved = staff_services.save_campaign(campaign=campaign, **form.cleaned_data)
             except DomainError as error:
-                _add_domain_error(form, error)
+                add_domain_error(form, error)
             else:
                 messages.success(request, f"Campaign “{saved.name}” was saved.")
                 return redirect("loyalty:campaign_list")
@@ -350,7 +337,7 @@ def action_edit(request, action_id: int | None = None):
         try:
             saved = staff_services.save_action(action=action, **form.cleaned_data)
         except DomainError as error:
-            _add_domain_error(form, error)
+            add_domain_error(form, error)
         else:
             messages.success(request, f"Action “{saved.name}” was saved.")
             return redirect("loyalty:action_list")
@@ -414,6 +401,6 @@ def adjustment_list(request):
                 "filters": filters,
                 "page": page,
                 "filtered": any(data.values()),
-                "page_query": _query_string(request, page=None),
+                "page_query": query_string(request, page=None),
             },
         )

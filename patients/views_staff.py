@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from practices.errors import DomainError
 from practices.forms import CsvUploadForm
 from practices.models import StaffMember
+from practices.page_helpers import query_string
 from practices.roles import staff_required
 
 from .desk import add_patient_at_desk
@@ -64,17 +65,6 @@ def patient_timeline(*, patient: Patient, kind: str = "") -> QuerySet[Activity]:
 
 def _page(request, items, per_page: int):
     return Paginator(items, per_page).get_page(request.GET.get("page"))
-
-
-def _query_string(request, **changes) -> str:
-    """The current query string with `changes` applied (None removes a key), for page links."""
-    params = request.GET.copy()
-    for key, value in changes.items():
-        if value is None:
-            params.pop(key, None)
-        else:
-            params[key] = value
-    return params.urlencode()
 
 
 # ---------------------------------------------------------------- forms
@@ -155,7 +145,7 @@ def patient_list(request):
             "query": query,
             "page": page,
             "has_patients": has_patients,
-            "page_query": _query_string(request, page=None),
+            "page_query": query_string(request, page=None),
             "can_import": request.staff_member.has_role(StaffMember.Role.MANAGER),
         },
     )
@@ -196,7 +186,7 @@ def _render_detail(request, patient: Patient, note_form: NoteForm):
             "panels": render_patient_panels(request, patient),
             "kind": kind,
             "kinds": Activity.Kind.choices,
-            "page_query": _query_string(request, page=None),
+            "page_query": query_string(request, page=None),
             "note_form": note_form,
         },
     )

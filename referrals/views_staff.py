@@ -21,6 +21,7 @@ from loyalty.forms import money
 from patients.models import Patient
 from practices.errors import DomainError
 from practices.models import Practice, StaffMember
+from practices.page_helpers import add_domain_error, query_string
 from practices.roles import staff_member_of, staff_required
 from practices.selectors import current_practice
 
@@ -38,20 +39,6 @@ LOG_PER_PAGE = 50
 PARTNERS_PER_PAGE = 50
 # The TV leaderboard fetches its tables again this often (seconds).
 TV_REFRESH_SECONDS = 60
-
-
-def _query_string(request: HttpRequest, **changes) -> str:
-    params = request.GET.copy()
-    for key, value in changes.items():
-        if value is None:
-            params.pop(key, None)
-        else:
-            params[key] = value
-    return params.urlencode()
-
-
-def _add_domain_error(form, error: DomainError) -> None:
-    form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
 def _tabs(member: StaffMember, current: str) -> list[dict]:
@@ -186,8 +173,8 @@ def overview(request):
             "page": page,
             "summary": staff_selectors.log_summary(referrals),
             "filtered": filtered,
-            "page_query": _query_string(request, page=None, format=None),
-            "csv_query": _query_string(request, page=None, format="csv"),
+            "page_query": query_string(request, page=None, format=None),
+            "csv_query": query_string(request, page=None, format="csv"),
             "program": services.referral_settings(),
         },
         tab="activity",
@@ -274,7 +261,7 @@ def milestone_add(request):
         try:
             milestone = services.save_milestone(milestone=None, **form.cleaned_data)
         except DomainError as error:
-            _add_domain_error(form, error)
+            add_domain_error(form, error)
         else:
             messages.success(
                 request, f"Milestone added: {milestone.points:,} bonus points at {milestone.count} referrals."
@@ -293,7 +280,7 @@ def milestone_edit(request, milestone_id: int):
         try:
             saved = services.save_milestone(milestone=milestone, **form.cleaned_data)
         except DomainError as error:
-            _add_domain_error(form, error)
+            add_domain_error(form, error)
         else:
             messages.success(request, f"Milestone saved: {saved.points:,} bonus points at {saved.count} referrals.")
             return redirect(f"{reverse('referrals:settings')}#milestones-heading")
@@ -353,7 +340,7 @@ def partner_list(request):
             "query": query,
             "filtered": bool(status or query),
             "has_partners": bool(page.object_list) or Partner.objects.exists(),
-            "page_query": _query_string(request, page=None),
+            "page_query": query_string(request, page=None),
         },
         tab="partners",
     )
@@ -672,7 +659,7 @@ def patient_escalate(request, patient_id: int):
                 referral=form.cleaned_data.get("referral"),
             )
         except DomainError as error:
-            _add_domain_error(form, error)
+            add_domain_error(form, error)
         else:
             messages.success(
                 request,
