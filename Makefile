@@ -50,6 +50,10 @@ format: setup
 bench: setup
 	$(PY) bench/create_practice.py
 
+# The analytics dashboard at 50,000 patients and a million ledger entries (bench/README.md).
+bench-dashboard: setup
+	$(PY) bench/dashboard.py
+
 # Stops the embedded PostgreSQL if a standalone manage.py command left it running.
 stop-db: setup
 	$(PY) -m config.embedded_db stop

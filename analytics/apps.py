@@ -3,3 +3,15 @@ from django.apps import AppConfig
 
 class AnalyticsConfig(AppConfig):
     name = "analytics"
+
+    def ready(self) -> None:
+        from practices.demo import register_demo_step
+        from practices.views import register_staff_home
+
+        from .demo import build_rollups, seed_voucher_use
+        from .views import dashboard
+
+        register_staff_home(dashboard)
+        # Last of the demo steps (analytics is installed last): the year of history is written by then.
+        register_demo_step(seed_voucher_use)
+        register_demo_step(build_rollups)

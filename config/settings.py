@@ -247,6 +247,7 @@ PRACTICE_DAILY_JOBS = [
     "practices.jobs.clear_expired_sessions",
     "loyalty.jobs.run_daily_jobs",
     "rewards.jobs.run_daily_jobs",
+    "analytics.jobs.run_daily_jobs",
 ]
 # Jobs run every five minutes for every active practice.
 PRACTICE_FREQUENT_JOBS = [

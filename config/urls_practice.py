@@ -30,6 +30,7 @@ urlpatterns = [
     path("", include(loyalty_urls)),
     path("", include(rewards_urls)),
     path("", include(referrals_urls)),
+    path("", include("analytics.urls")),
     path("admin/", admin.site.urls),
     path(
         "api/v1/",

@@ -21,7 +21,6 @@ STAFF_SECTIONS = [
     ("Import purchases", "loyalty:purchase_import", Role.MANAGER),
     ("Referrals", "referrals:staff_overview", Role.MANAGER),
     ("Leaderboard", "referrals:leaderboard", Role.FRONT_DESK),
-    ("Analytics", "analytics:dashboard", Role.MANAGER),
     ("Settings", "loyalty:program_settings", Role.OWNER),
 ]
 

@@ -23,6 +23,17 @@ def platform_home(request):
     return render(request, "public/home.html", {"code": code, "error": error})
 
 
+# The staff home: a higher app (analytics) registers its dashboard here, so this app need not import it.
+STAFF_HOME = {"view": None}
+
+
+def register_staff_home(view) -> None:
+    """Show `view` (a staff view taking the request) as the staff home at /staff/."""
+    STAFF_HOME["view"] = view
+
+
 @staff_required
 def staff_dashboard(request):
+    if STAFF_HOME["view"] is not None:
+        return STAFF_HOME["view"](request)
     return render(request, "staff/dashboard.html")
