@@ -3,7 +3,7 @@
 Seeds a practice of its own (catalog, 1,000 patients with phone numbers, an API key), starts gunicorn
 on 127.0.0.1 against the configured database, then:
 
-1. throughput: CLIENTS concurrent clients send purchases flat out for ~15 s;
+1. throughput: CLIENTS concurrent connections send purchases flat out for ~15 s;
 2. latency: a fixed 100 purchases/s for ~15 s, each latency measured from the moment the request was
    due (so a slow server cannot hide its queue);
 3. physical baseline: the same rows (purchase, lines, ledger entry, account update) written with plain
@@ -11,17 +11,22 @@ on 127.0.0.1 against the configured database, then:
 
 and prints the ratio. Then it stops gunicorn and drops the practice and its schema.
 
+The load generator runs on the same cores as the server, so it is one lean thread (see Load) and its own
+CPU is printed, with the gunicorn workers' and PostgreSQL's CPU per purchase and how busy the machine was
+before the run (other work there skews every figure).
+
 Run: `.venv/bin/python bench/pos_ingest.py` (embedded PostgreSQL) or with DATABASE_URL set.
 Targets on the 2-core reference machine: >= 300 purchases/s sustained, p99 < 50 ms at 100/s.
 """
 
 import argparse
+import collections
 import http.client
 import json
 import os
-import queue
 import random
 import secrets
+import selectors
 import signal
 import socket
 import statistics
@@ -192,100 +197,221 @@ def machine_busy_seconds() -> float | None:
     return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-# ---------------------------------------------------------------- the clients
-
-
-class PosClient:
-    """One keep-alive connection (re-opened when the server closes it, as gunicorn's sync workers do)."""
-
-    def __init__(self, port: int, host: str, raw_key: str):
-        self.port = port
-        self.headers = {"Host": host, "Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"}
-        self.conn: http.client.HTTPConnection | None = None
-
-    def post(self, body: bytes) -> tuple[int, bytes]:
-        for attempt in range(2):
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-            try:
-                self.conn.request("POST", PATH, body=body, headers=self.headers)
-                response = self.conn.getresponse()
-                data = response.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                # A keep-alive connection the server had just closed: retry once on a new one.
-                self.conn.close()
-                self.conn = None
-                if attempt:
-                    raise
+def database_cpu_ticks(database_name: str) -> dict[int, int]:
+    """CPU ticks so far of each PostgreSQL process serving `database_name`, and of the server's own background
+    processes (WAL writer, checkpointer...), by pid: the database's share of the machine."""
+    ticks = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").split()
+            if not command or not command[0].startswith("postgres:"):
                 continue
-            if response.getheader("Connection", "").lower() == "close":
-                self.conn.close()
-                self.conn = None
-            return response.status, data
-        raise RuntimeError("unreachable")
+            # Backends read "postgres: [cluster:] user database host(port) state"; background processes have
+            # no host(port).
+            if any("(" in word for word in command) and database_name not in command:
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks
+
+
+def database_cpu_seconds(before: dict[int, int], after: dict[int, int]) -> float:
+    """CPU used between two snapshots (a process that started in between counts in full)."""
+    return sum(value - before.get(pid, 0) for pid, value in after.items()) / os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------- the load generator
+
+
+class Exchange:
+    """One connection slot: the request in flight on it (empty when idle) and what has come back so far."""
+
+    __slots__ = ("buffer", "request", "retried", "reused", "sock", "started")
+
+    def __init__(self):
+        self.sock: socket.socket | None = None
+        self.started = 0.0
+        self.request = b""
+        self.buffer = bytearray()
+        self.reused = False
+        self.retried = False
 
 
 class Results:
     def __init__(self):
         self.latencies: list[float] = []
         self.errors: list[str] = []
-        self.lock = threading.Lock()
+        self.cpu_seconds = 0.0  # the load generator's own CPU during the phase
 
     def add(self, status: int, data: bytes, latency: float) -> None:
-        with self.lock:
-            if status == 201:
-                self.latencies.append(latency)
-            else:
-                self.errors.append(f"{status} {data[:200]!r}")
+        if status == 201:
+            self.latencies.append(latency)
+        else:
+            self.errors.append(f"{status} {data[:200]!r}")
 
 
-def flat_out(port: int, host: str, raw_key: str, bodies: Bodies, clients: int, seconds: float) -> tuple[Results, float]:
-    results = Results()
-    deadline = time.perf_counter() + seconds
+class Load:
+    """A lean HTTP/1.1 client: one thread, epoll, requests built before the clock starts.
 
-    def run() -> None:
-        client = PosClient(port, host, raw_key)
-        while time.perf_counter() < deadline:
-            body = bodies.next()
-            started = time.perf_counter()
-            status, data = client.post(body)
-            results.add(status, data, time.perf_counter() - started)
+    The load generator shares the machine's cores with the server, so it must cost as little as possible:
+    Python's http.client in threads took about 0.5 ms of CPU per purchase; this takes a fraction of that
+    (measured and printed with the results). Keep-alive connections are reused; gunicorn's sync workers
+    answer `Connection: close`, and the slot then opens a new connection for its next request.
+    """
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=run) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, time.perf_counter() - started
+    def __init__(self, port: int, host: str, raw_key: str, bodies: Bodies):
+        self.address = ("127.0.0.1", port)
+        self.bodies = bodies
+        self.head = (
+            f"POST {PATH} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {raw_key}\r\n"
+            "Content-Type: application/json\r\nContent-Length: "
+        ).encode()
+        self.selector = selectors.DefaultSelector()
+        self.requests: list[bytes] = []
 
+    def prepare(self, count: int) -> None:
+        """Build the next `count` requests now, so that encoding them does not compete with the server."""
+        built = []
+        for _ in range(count):
+            body = self.bodies.next()
+            built.append(self.head + str(len(body)).encode() + b"\r\n\r\n" + body)
+        self.requests = built[::-1]  # popped from the end
 
-def fixed_rate(port: int, host: str, raw_key: str, bodies: Bodies, rate: int, seconds: float) -> Results:
-    """Open loop: request i is due at start + i/rate; its latency counts from then, not from when it was sent."""
-    results = Results()
-    due: queue.Queue = queue.Queue()
-    start = time.perf_counter() + 0.2
-    for i in range(int(rate * seconds)):
-        due.put(start + i / rate)
+    def next_request(self) -> bytes:
+        if not self.requests:
+            self.prepare(1_000)
+        return self.requests.pop()
 
-    def run() -> None:
-        client = PosClient(port, host, raw_key)
-        while True:
+    def flat_out(self, clients: int, seconds: float) -> tuple[Results, float]:
+        """`clients` requests in flight at all times for `seconds`; latency counts from sending."""
+        self.prepare(int(seconds * 1_500))
+        results = Results()
+        cpu = time.process_time()
+        started = time.perf_counter()
+        deadline = started + seconds
+        exchanges = [Exchange() for _ in range(clients)]
+        for exchange in exchanges:
+            self._send(exchange, self.next_request(), time.perf_counter())
+        running = clients
+        while running:
+            if time.perf_counter() > deadline + 30:
+                results.errors.extend(["no response within 30 s"] * running)
+                break
+            for exchange in self._poll(results, timeout=1.0):
+                now = time.perf_counter()
+                if now < deadline:
+                    self._send(exchange, self.next_request(), now)
+                else:
+                    self._close(exchange)
+                    running -= 1
+        for exchange in exchanges:
+            self._close(exchange)
+        elapsed = time.perf_counter() - started
+        results.cpu_seconds = time.process_time() - cpu
+        return results, elapsed
+
+    def fixed_rate(self, rate: int, seconds: float, connections: int = 32) -> Results:
+        """Open loop: request i is due at start + i/rate; its latency counts from then, not from when it was sent.
+
+        At most `connections` requests are in flight; later ones wait in a queue, and the wait is counted.
+        """
+        count = int(rate * seconds)
+        self.prepare(count)
+        results = Results()
+        cpu = time.process_time()
+        start = time.perf_counter() + 0.2
+        due = collections.deque(start + i / rate for i in range(count))
+        waiting: collections.deque[float] = collections.deque()
+        idle: list[Exchange] = []
+        exchanges: list[Exchange] = []
+        busy = 0
+        while due or waiting or busy:
+            now = time.perf_counter()
+            if now > start + seconds + 30:
+                results.errors.extend(["no response within 30 s"] * (busy + len(waiting) + len(due)))
+                break
+            while due and due[0] <= now:
+                waiting.append(due.popleft())
+            while waiting and (idle or len(exchanges) < connections):
+                if idle:
+                    exchange = idle.pop()
+                else:
+                    exchange = Exchange()
+                    exchanges.append(exchange)
+                self._send(exchange, self.next_request(), waiting.popleft())
+                busy += 1
+            timeout = max(0.0, due[0] - time.perf_counter()) if due else 1.0
+            for exchange in self._poll(results, timeout=timeout if busy else min(timeout, 1.0)):
+                busy -= 1
+                idle.append(exchange)
+        for exchange in exchanges:
+            self._close(exchange)
+        results.cpu_seconds = time.process_time() - cpu
+        return results
+
+    def _send(self, exchange: Exchange, request: bytes, started: float) -> None:
+        exchange.started, exchange.request, exchange.retried = started, request, False
+        exchange.buffer.clear()
+        self._write(exchange)
+
+    def _write(self, exchange: Exchange) -> None:
+        exchange.reused = exchange.sock is not None
+        if exchange.sock is None:
+            exchange.sock = socket.create_connection(self.address, timeout=30)
+            exchange.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.selector.register(exchange.sock, selectors.EVENT_READ, exchange)
+        exchange.sock.sendall(exchange.request)
+
+    def _close(self, exchange: Exchange) -> None:
+        if exchange.sock is not None:
+            self.selector.unregister(exchange.sock)
+            exchange.sock.close()
+            exchange.sock = None
+
+    def _poll(self, results: Results, timeout: float) -> list[Exchange]:
+        """Read what has arrived; returns the exchanges whose response is complete (recorded in `results`)."""
+        done = []
+        for key, _ in self.selector.select(timeout):
+            exchange: Exchange = key.data
             try:
-                at = due.get_nowait()
-            except queue.Empty:
-                return
-            body = bodies.next()
-            time.sleep(max(0.0, at - time.perf_counter()))
-            status, data = client.post(body)
-            results.add(status, data, time.perf_counter() - at)
-
-    threads = [threading.Thread(target=run) for _ in range(32)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+                chunk = exchange.sock.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            if not exchange.request:
+                self._close(exchange)  # an idle keep-alive connection the server closed: reopened when used
+                continue
+            if not chunk:
+                self._close(exchange)
+                if not exchange.buffer and exchange.reused and not exchange.retried:
+                    # A keep-alive connection the server had just closed: send again once on a new one.
+                    exchange.retried = True
+                    self._write(exchange)
+                    continue
+                results.add(0, b"connection closed before a complete response", 0.0)
+                exchange.request = b""
+                done.append(exchange)
+                continue
+            exchange.buffer += chunk
+            buffer = exchange.buffer
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                continue
+            status_line, *lines = bytes(buffer[:end]).split(b"\r\n")
+            headers = dict(line.lower().split(b":", 1) for line in lines)
+            length = int(headers.get(b"content-length", b"0"))
+            if len(buffer) < end + 4 + length:
+                continue
+            body = bytes(buffer[end + 4 : end + 4 + length])
+            results.add(int(status_line.split()[1]), body, time.perf_counter() - exchange.started)
+            exchange.request = b""
+            if headers.get(b"connection", b"").strip() == b"close":
+                self._close(exchange)
+            done.append(exchange)
+        return done
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -391,7 +517,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (3 sync workers: fastest on 2 cores)")
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (gthread when > 1)")
-    parser.add_argument("--clients", type=int, default=16, help="concurrent clients in the throughput phase")
+    parser.add_argument("--clients", type=int, default=16, help="connections kept busy in the throughput phase")
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--rate", type=int, default=100, help="requests per second in the latency phase")
     args = parser.parse_args()
@@ -404,7 +530,12 @@ def main() -> int:
     database = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded PostgreSQL"
     print(f"database: {database}; gunicorn --workers {args.workers} --threads {args.threads}; {os.cpu_count()} cores")
     # Other work on the machine skews every figure: the load before the run is printed with them.
-    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), end="; ")
+    busy_before, started = machine_busy_seconds(), time.perf_counter()
+    time.sleep(2)
+    if busy_before is not None:
+        share = (machine_busy_seconds() - busy_before) / (time.perf_counter() - started) / (os.cpu_count() or 1)
+        print(f"machine busy in the 2 s before: {share * 100:.0f}%")
 
     practice = create_practice(name="Bench POS Clinic", slug=slug, owner_email=f"owner@{slug}.test").practice
     server = None
@@ -419,28 +550,38 @@ def main() -> int:
         port = free_port()
         server = start_gunicorn(port, args.workers, args.threads, log)
         wait_for_health(port, host, server)
-        flat_out(port, host, raw_key, bodies, args.clients, 3)  # warm-up: every worker imports and connects
+        load = Load(port, host, raw_key, bodies)
+        load.flat_out(args.clients, 3)  # warm-up: every worker imports and connects
 
+        database_name = settings.DATABASES["default"]["NAME"]
         cpu_before, busy_before = workers_cpu_seconds(server), machine_busy_seconds()
-        results, elapsed = flat_out(port, host, raw_key, bodies, args.clients, args.seconds)
+        database_before = database_cpu_ticks(database_name)
+        results, elapsed = load.flat_out(args.clients, args.seconds)
         cpu_after, busy_after = workers_cpu_seconds(server), machine_busy_seconds()
+        database_seconds = database_cpu_seconds(database_before, database_cpu_ticks(database_name))
         throughput = len(results.latencies) / elapsed
-        print(f"\nthroughput ({args.clients} clients, {elapsed:.1f} s): {throughput:.0f} purchases/s")
+        print(f"\nthroughput ({args.clients} connections, {elapsed:.1f} s): {throughput:.0f} purchases/s")
         print(f"  {describe(results)}")
         if None not in (cpu_before, cpu_after, busy_before, busy_after) and results.latencies:
-            per_purchase = (cpu_after - cpu_before) / len(results.latencies) * 1000
+            count = len(results.latencies)
+            per_purchase = (cpu_after - cpu_before) / count * 1000
             busy = (busy_after - busy_before) / elapsed / (os.cpu_count() or 1) * 100
-            print(f"  gunicorn workers' CPU: {per_purchase:.1f} ms per purchase; machine busy {busy:.0f}%")
+            database_ms = database_seconds / count * 1000
+            load_ms = results.cpu_seconds / count * 1000
+            load_share = results.cpu_seconds / elapsed * 100
+            print(f"  CPU per purchase: gunicorn workers {per_purchase:.2f} ms, PostgreSQL {database_ms:.2f} ms,")
+            print(f"  load generator {load_ms:.2f} ms ({load_share:.0f}% of one core); machine busy {busy:.0f}%")
 
-        latency = fixed_rate(port, host, raw_key, bodies, args.rate, args.seconds)
+        latency = load.fixed_rate(args.rate, args.seconds)
         p99 = percentile(latency.latencies, 99) * 1000
         print(f"fixed {args.rate}/s for {args.seconds:.0f} s:")
         print(f"  {describe(latency)}")
+        print(f"  load generator CPU: {latency.cpu_seconds / args.seconds * 100:.0f}% of one core")
         errors = results.errors + latency.errors
         if throughput < args.rate:
             # Above capacity the queue only grows; this shows the latency of a request that does not wait.
             comfortable = max(1, int(throughput / 2))
-            unloaded = fixed_rate(port, host, raw_key, bodies, comfortable, args.seconds)
+            unloaded = load.fixed_rate(comfortable, args.seconds)
             print(f"fixed {comfortable}/s (half the measured capacity) for {args.seconds:.0f} s:")
             print(f"  {describe(unloaded)}")
             errors += unloaded.errors

@@ -127,6 +127,11 @@ _database["ENGINE"] = "django_tenants.postgresql_backend"
 # Set the practice's search_path once per connection and practice, not before every statement
 # (django-tenants resets it whenever the practice changes, on rollback and on reconnect).
 TENANT_LIMIT_SET_CALLS = True
+# Parameters sent apart from the SQL, and each statement prepared by the server once it has run a few
+# times on a connection: PostgreSQL then skips parsing and planning it again, which halves its CPU per POS
+# purchase (bench/README.md). Prepared statements live in the database session, so a pooler must use
+# session pooling (as DESIGN.md requires anyway); they are re-planned when the search_path changes.
+_database.setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 _database.setdefault("TEST", {})
 if os.environ.get("TEST_DATABASE_NAME"):  # lets several test runs share one server
     _database["TEST"]["NAME"] = os.environ["TEST_DATABASE_NAME"]

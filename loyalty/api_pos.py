@@ -13,28 +13,35 @@ by `GET /pos/patients`) or `{"member_code": "..."}`: the practice's own id for t
 
 from __future__ import annotations
 
+import copy
+import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Subquery
+from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import NotAuthenticated, ValidationError
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, ValidationError
 from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from config.api_errors import exception_handler
 from patients.errors import InvalidPhone
 from patients.phones import normalize_phone
 from practices.api_keys import ApiKeyAuthentication, HasPracticeApiKey
+from practices.errors import DomainError
 
 from . import services
 from .errors import PurchaseNotFound
-from .models import CatalogItem, PointsAccount, Purchase, Refund
+from .models import PointsAccount, Purchase, Refund
 from .pos import pos_patient, record_pos_purchase, refund_pos_purchase
+from .selectors import catalog_items_by_pos_id, purchase_lines_and_balance
 
 # A purchase dated this far ahead is a clock problem at the POS, not a sale.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -94,42 +101,150 @@ class PurchaseIn(serializers.Serializer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # A POS that sends local times without an offset means the practice's clock, not UTC.
-        # (The schema generator may build this outside a practice, where there is no time zone.)
-        if time_zone := getattr(getattr(connection, "tenant", None), "time_zone", None):
-            self.fields["purchased_at"].timezone = ZoneInfo(time_zone)
+        _in_practice_time(self.fields["purchased_at"])
 
     def validate_purchased_at(self, value: datetime) -> datetime:
-        if value > timezone.now() + MAX_CLOCK_SKEW:
-            raise serializers.ValidationError("A purchase can't be in the future; check the POS's clock.")
-        return value
+        return _checked_purchase_time(value)
 
     def validate_lines(self, lines: list[dict]) -> list[services.LineIn]:
-        """The lines as the points engine takes them, with catalog items found by their POS id (one query)."""
-        wanted = {line["item_id"] for line in lines if "item_id" in line}
-        items = {item.external_id: item for item in CatalogItem.objects.filter(external_id__in=wanted)}
-        errors = {}
-        result = []
-        for index, line in enumerate(lines):
-            item = items.get(line["item_id"]) if "item_id" in line else None
-            if "item_id" in line and item is None:
-                errors[index] = {"item_id": [f"No catalog item has the POS id “{line['item_id']}”."]}
-                continue
-            price = line.get("unit_price_cents", item.price_cents if item else 0)
-            result.append(
-                services.LineIn(
-                    quantity=line["quantity"],
-                    unit_price_cents=price,
-                    item=item,
-                    name=line.get("name", "").strip(),
-                    category=line["category"].strip(),
-                )
+        return _lines_in(lines)
+
+
+def _in_practice_time(field: serializers.DateTimeField) -> serializers.DateTimeField:
+    # A POS that sends local times without an offset means the practice's clock, not UTC.
+    # (The schema generator may build this outside a practice, where there is no time zone.)
+    if time_zone := getattr(getattr(connection, "tenant", None), "time_zone", None):
+        field.timezone = ZoneInfo(time_zone)
+    return field
+
+
+def _checked_purchase_time(value: datetime) -> datetime:
+    if value > timezone.now() + MAX_CLOCK_SKEW:
+        raise serializers.ValidationError("A purchase can't be in the future; check the POS's clock.")
+    return value
+
+
+def _lines_in(lines: list[dict]) -> list[services.LineIn]:
+    """The lines as the points engine takes them, with catalog items found by their POS id (one query)."""
+    items = catalog_items_by_pos_id({line["item_id"] for line in lines if "item_id" in line})
+    errors = {}
+    result = []
+    for index, line in enumerate(lines):
+        item = items.get(line["item_id"]) if "item_id" in line else None
+        if "item_id" in line and item is None:
+            errors[index] = {"item_id": [f"No catalog item has the POS id “{line['item_id']}”."]}
+            continue
+        price = line.get("unit_price_cents", item.price_cents if item else 0)
+        result.append(
+            services.LineIn(
+                quantity=line["quantity"],
+                unit_price_cents=price,
+                item=item,
+                name=line.get("name", "").strip(),
+                category=line["category"].strip(),
             )
-        if errors:
-            raise serializers.ValidationError(errors)
-        if sum(line.quantity * line.unit_price_cents for line in result) > MAX_PURCHASE_CENTS:
-            raise serializers.ValidationError(f"A purchase can't total more than ${MAX_PURCHASE_CENTS // 100:,}.")
-        return result
+        )
+    if errors:
+        raise serializers.ValidationError(errors)
+    if sum(line.quantity * line.unit_price_cents for line in result) > MAX_PURCHASE_CENTS:
+        raise serializers.ValidationError(f"A purchase can't total more than ${MAX_PURCHASE_CENTS // 100:,}.")
+    return result
+
+
+# ---------------------------------------------------------------- the usual purchase, read directly
+#
+# Every POS sale comes through PurchaseIn's rules, and building and running a DRF serializer costs more
+# than recording the sale does. A body that is plainly well formed (strings where strings go, integers
+# in range, known item ids...) is read here instead, to the same result; anything else (an error, or a
+# leniency of the serializer's such as "2" for 2) returns None and goes through PurchaseIn, so every
+# error message stays the serializer's. tests/loyalty/test_pos_input.py holds both to the same answers.
+
+
+def _plain_purchase(data) -> dict | None:
+    if not isinstance(data, dict):
+        return None
+    transaction_id = _plain_text(data.get("transaction_id"), max_length=100)
+    patient = _plain_patient(data.get("patient"))
+    lines = data.get("lines")
+    if transaction_id is None or patient is None or not isinstance(lines, list) or not 0 < len(lines) <= MAX_LINES:
+        return None
+    plain_lines = [_plain_line(line) for line in lines]
+    if None in plain_lines:
+        return None
+    result = {"transaction_id": transaction_id, "patient": patient, "payment_method": ""}
+    if "payment_method" in data:
+        result["payment_method"] = _plain_text(data["payment_method"], max_length=30, allow_blank=True)
+        if result["payment_method"] is None:
+            return None
+    if "purchased_at" in data:
+        field = _in_practice_time(copy.deepcopy(PurchaseIn._declared_fields["purchased_at"]))
+        try:
+            result["purchased_at"] = _checked_purchase_time(field.run_validation(data["purchased_at"]))
+        except serializers.ValidationError:
+            return None
+    try:
+        result["lines"] = _lines_in(plain_lines)
+    except serializers.ValidationError:
+        return None
+    return result
+
+
+def _plain_patient(data) -> dict | None:
+    if not isinstance(data, dict):
+        return None
+    named = [key for key in ("phone", "id", "member_code") if key in data]
+    if len(named) != 1:
+        return None
+    key = named[0]
+    if key == "id":
+        return {"id": data["id"]} if _plain_int(data["id"], 1, BIGINT_MAX) else None
+    value = _plain_text(data[key], max_length=32 if key == "phone" else 64)
+    if value is None:
+        return None
+    if key == "member_code":
+        return {"member_code": value}
+    try:
+        return {"phone": normalize_phone(value)}
+    except InvalidPhone:
+        return None
+
+
+def _plain_line(data) -> dict | None:
+    if not isinstance(data, dict):
+        return None
+    line = {"category": "", "quantity": 1}
+    for key, max_length, allow_blank in (("item_id", 64, False), ("name", 120, False), ("category", 60, True)):
+        if key in data:
+            line[key] = _plain_text(data[key], max_length=max_length, allow_blank=allow_blank)
+            if line[key] is None:
+                return None
+    for key, low, high in (("quantity", 1, MAX_QUANTITY), ("unit_price_cents", 0, MAX_PURCHASE_CENTS)):
+        if key in data:
+            if not _plain_int(data[key], low, high):
+                return None
+            line[key] = data[key]
+    if "item_id" not in line and ("name" not in line or "unit_price_cents" not in line):
+        return None
+    return line
+
+
+def _plain_text(value, *, max_length: int, allow_blank: bool = False) -> str | None:
+    """A string as a DRF CharField reads it (whitespace trimmed), or None where the field might object."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if (not value and not allow_blank) or len(value) > max_length or "\x00" in value:
+        return None
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate, which the field refuses
+            return None
+    return value
+
+
+def _plain_int(value, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high
 
 
 class RefundLineIn(serializers.Serializer):
@@ -238,13 +353,32 @@ def _balance(patient_id: int) -> int:
     return PointsAccount.objects.filter(patient_id=patient_id).values_list("balance", flat=True).first() or 0
 
 
+# PurchaseOut's datetime field, on its own: the body of a purchase is built directly (see purchase_body).
+_DATETIME_OUT = serializers.DateTimeField()
+
+
 def purchase_body(purchase: Purchase) -> dict:
-    """The purchase, its lines and the patient's balance now, read in one query (this is on every POS sale)."""
-    balance = PointsAccount.objects.filter(patient_id=purchase.patient_id).values("balance")[:1]
-    lines = list(purchase.lines.values(*LINE_FIELDS, balance=Subquery(balance)))
-    purchase.balance = lines[0]["balance"] if lines else _balance(purchase.patient_id)
-    purchase.line_rows = lines
-    return PurchaseOut(purchase).data
+    """The purchase, its lines and the patient's balance now, as PurchaseOut describes them.
+
+    On every POS sale, so built directly rather than by the serializer (tests/loyalty/test_pos_input.py
+    checks that both give the same), from what record_purchase wrote when it has just recorded it, or
+    else read in one query.
+    """
+    if (written := getattr(purchase, "lines_written", None)) is not None:
+        lines = [{name: getattr(line, name) for name in LINE_FIELDS} for line in written]
+        balance = purchase.balance_after
+    else:
+        lines, balance = purchase_lines_and_balance(purchase=purchase, fields=LINE_FIELDS)
+    return {
+        "id": purchase.pk,
+        "transaction_id": purchase.external_id,
+        "patient_id": purchase.patient_id,
+        "total_cents": purchase.total_cents,
+        "points": purchase.points,
+        "purchased_at": _DATETIME_OUT.to_representation(purchase.purchased_at),
+        "lines": lines,
+        "balance": balance,
+    }
 
 
 def refund_body(refund: Refund) -> dict:
@@ -282,8 +416,55 @@ class PurchaseCreate(PosView):
         responses={201: PurchaseOut, 200: OpenApiResponse(PurchaseOut, description="A repeat"), **ERRORS},
     )
     def post(self, request):
-        purchase, created = record_pos_purchase(**_validated(PurchaseIn, request.data))
+        data = _plain_purchase(request.data) or _validated(PurchaseIn, request.data)
+        purchase, created = record_pos_purchase(**data)
         return Response(purchase_body(purchase), status=201 if created else 200)
+
+    def dispatch(self, request, *args, **kwargs):
+        # The usual sale (JSON answered in JSON, a valid key, input PurchaseIn takes as it is) is answered
+        # without DRF's request cycle, which costs as much as the rest of the request; anything else
+        # (no key or a refused one, another content type, an error in the input...) goes through DRF as
+        # before, so every error answer stays DRF's. Both record the sale with the same calls.
+        # (Were throttles ever configured, every request would go through DRF, which applies them.)
+        response = _usual_purchase(request) if request.method == "POST" and not self.throttle_classes else None
+        return response if response is not None else super().dispatch(request, *args, **kwargs)
+
+
+def _usual_purchase(request) -> HttpResponse | None:
+    """The response to a plainly well-formed, authenticated sale, or None to let DRF handle the request."""
+    accept = request.headers.get("Accept", "*/*")
+    charset = request.content_params.get("charset", "utf-8").lower()
+    if request.content_type != "application/json" or charset not in ("utf-8", "utf8") or request.GET:
+        return None
+    if accept not in ("*/*", "application/json"):
+        return None
+    try:
+        if ApiKeyAuthentication().authenticate(request) is None:
+            return None
+        data = _plain_purchase(json.loads(request.body, parse_constant=_refuse_constant))
+    except (AuthenticationFailed, ValueError):
+        return None
+    if data is None:
+        return None
+    try:
+        purchase, created = record_pos_purchase(**data)
+    except DomainError as error:
+        # The shared error handler's answer, rendered as DRF renders it.
+        response = exception_handler(error, {})
+        return _json_response(response.data, response.status_code)
+    return _json_response(purchase_body(purchase), 201 if created else 200)
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")  # as DRF's JSONParser refuses NaN and Infinity
+
+
+def _json_response(data: dict, status: int) -> HttpResponse:
+    response = HttpResponse(JSONRenderer().render(data), status=status, content_type="application/json")
+    # The headers DRF adds to this view's answers.
+    response["Allow"] = "POST, OPTIONS"
+    patch_vary_headers(response, ["Accept"])
+    return response
 
 
 class PurchaseDetail(PosView):

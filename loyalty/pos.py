@@ -19,13 +19,21 @@ from practices.selectors import practice_url
 from . import services
 from .errors import AmbiguousMemberCode, IdempotencyConflict, PatientNotFound, PurchaseNotFound
 from .models import Purchase, Refund
+from .rows import fetch_rows
 
 
 def find_patient(*, phone: str | None = None, id: int | None = None, member_code: str | None = None) -> Patient | None:
     """The patient named by one of phone (E.164), id or member code (Patient.external_id), or None."""
     patients = Patient.objects.all()  # without the user's columns: a sale needs only the patient
     if phone is not None:
-        return patients.filter(user__phone=phone).first()
+        # How most POS sales name the patient: a plain statement (loyalty.rows) rather than an ORM query.
+        found = fetch_rows(
+            Patient,
+            "SELECT {columns} FROM patients_patient t JOIN accounts_user u ON u.id = t.user_id"
+            " WHERE u.phone = %s ORDER BY t.id LIMIT 1",
+            [phone],
+        )
+        return found[0] if found else None
     if id is not None:
         return patients.filter(pk=id).first()
     matches = list(patients.filter(external_id=member_code).exclude(external_id="")[:2])

@@ -30,6 +30,7 @@ from .models import (
     RefundLine,
     Tier,
 )
+from .rows import fetch_rows, insert_rows, update_row
 from .signals import purchase_recorded, purchase_refunded
 
 TIER_WINDOW = timedelta(days=365)
@@ -117,7 +118,7 @@ def _post_to_locked_account(
     entry.pop("allow_partial_debit", None)
     if delta == 0:
         if also_save:
-            account.save(update_fields=[*also_save, "updated_at"])
+            update_row(account, [*also_save, "updated_at"])
         return LedgerEntry(account=account, kind=kind, delta=0, balance_after=account.balance)
     account.balance += delta
     fields = ["balance", "lifetime_earned", "updated_at", *also_save]
@@ -130,9 +131,11 @@ def _post_to_locked_account(
             expiry_days = (settings_row or program_settings()).expiry_days
             account.expires_at = now + timedelta(days=expiry_days)
             fields.append("expires_at")
-    account.save(update_fields=list(dict.fromkeys(fields)))
+    update_row(account, fields)
     entry["note"] = entry.get("note", "")[:300]
-    return LedgerEntry.objects.create(account=account, kind=kind, delta=delta, balance_after=account.balance, **entry)
+    ledger_entry = LedgerEntry(account=account, kind=kind, delta=delta, balance_after=account.balance, **entry)
+    insert_rows([ledger_entry])
+    return ledger_entry
 
 
 # ---------------------------------------------------------------- tiers
@@ -146,8 +149,11 @@ def points_earned_recently(*, account: PointsAccount, now: datetime | None = Non
     return max(total or 0, 0)
 
 
-def tier_for(points: int) -> Tier | None:
-    return Tier.objects.filter(threshold_points__lte=points).order_by("-threshold_points").first()
+def tier_for(points: int, tiers: list[Tier] | None = None) -> Tier | None:
+    """The highest tier `points` reach, or None; from `tiers` (highest threshold first) when already read."""
+    if tiers is None:
+        tiers = list(Tier.objects.order_by("-threshold_points"))
+    return next((tier for tier in tiers if tier.threshold_points <= points), None)
 
 
 @transaction.atomic
@@ -162,15 +168,19 @@ def _evaluate_locked_tier(*, account: PointsAccount, now: datetime | None = None
         previous = account.tier
         account.tier = tier
         account.save(update_fields=["tier", "updated_at"])
-        went_up = tier is not None and (previous is None or tier.threshold_points > previous.threshold_points)
-        record_activity(
-            patient=account.patient,
-            kind=Activity.Kind.TIER_CHANGED,
-            summary=f"{'Reached' if went_up else 'Moved to'} {tier.name if tier else 'no tier'}"
-            + (f" (was {previous.name})" if previous else ""),
-            data={"tier": tier.name if tier else None, "previous": previous.name if previous else None},
-        )
+        _note_tier_change(patient=account.patient, tier=tier, previous=previous)
     return account
+
+
+def _note_tier_change(*, patient: Patient, tier: Tier | None, previous: Tier | None) -> None:
+    went_up = tier is not None and (previous is None or tier.threshold_points > previous.threshold_points)
+    record_activity(
+        patient=patient,
+        kind=Activity.Kind.TIER_CHANGED,
+        summary=f"{'Reached' if went_up else 'Moved to'} {tier.name if tier else 'no tier'}"
+        + (f" (was {previous.name})" if previous else ""),
+        data={"tier": tier.name if tier else None, "previous": previous.name if previous else None},
+    )
 
 
 # ---------------------------------------------------------------- purchases
@@ -214,13 +224,22 @@ def quote_purchase(
     at = at or timezone.now()
     account = account or ensure_account(patient=patient)
     settings_row = settings_row or program_settings()
-    tier_percent = account.tier.multiplier_percent if account.tier_id else 100
-    campaigns = list(Campaign.objects.filter(is_active=True, starts_at__lte=at, ends_at__gt=at))
+    return _price_lines(
+        lines=lines,
+        tier_percent=account.tier.multiplier_percent if account.tier_id else 100,
+        default_rate=settings_row.points_per_dollar,
+        campaigns=list(Campaign.objects.filter(is_active=True, starts_at__lte=at, ends_at__gt=at)),
+    )
+
+
+def _price_lines(*, lines: list[LineIn], tier_percent: int, default_rate: int, campaigns: list[Campaign]) -> dict:
+    """The earning rules, for the quote and the purchase alike: each line's base points times the tier's
+    multiplier and the best campaign running for its category; the purchase's total rounds down once."""
     priced = []
     weighted_total = 0
     for line in lines:
         total = line.quantity * line.unit_price_cents
-        base = _line_base_points(line, total, settings_row.points_per_dollar)
+        base = _line_base_points(line, total, default_rate)
         category = line.item.category if line.item else line.category
         campaign = _best_campaign(campaigns, category) if base else None
         weighted = base * tier_percent * (campaign.multiplier_percent if campaign else 100)
@@ -260,15 +279,14 @@ def record_purchase(
     """Record a purchase and pay its points in one `purchase` entry; returns (purchase, created).
 
     Idempotent on the POS transaction id (`external_id`): a repeat, even a concurrent one, returns the
-    original. Resets the expiry clock, applies cross-booking and re-evaluates the tier.
+    original. Resets the expiry clock, applies cross-booking and re-evaluates the tier. A new purchase comes
+    back with `lines_written` (its PurchaseLine rows) and `balance_after` (the patient's balance with it).
     """
     _validate_lines(lines)
     external_id = (external_id or "").strip() or None
-    if external_id and (existing := Purchase.objects.filter(external_id=external_id).first()):
-        return existing, False
     try:
         with transaction.atomic():
-            purchase = _record_purchase(
+            purchase, created = _record_purchase(
                 patient=patient,
                 lines=lines,
                 source=source,
@@ -283,24 +301,33 @@ def record_purchase(
         if external_id and (existing := Purchase.objects.filter(external_id=external_id).first()):
             return existing, False
         raise
-    schema_name = connection.schema_name
-    transaction.on_commit(lambda: purchase_recorded.send(sender=Purchase, purchase=purchase, schema_name=schema_name))
-    return purchase, True
+    if created:
+        schema_name = connection.schema_name
+        transaction.on_commit(
+            lambda: purchase_recorded.send(sender=Purchase, purchase=purchase, schema_name=schema_name)
+        )
+    return purchase, created
 
 
-def _record_purchase(*, patient, lines, source, external_id, purchased_at, actor, payment_method, note) -> Purchase:
-    ensure_account(patient=patient)
-    # Locked first and used throughout: the quote depends on the tier, and the balance, expiry date and
-    # tier are written under this one lock.
-    account = PointsAccount.objects.select_for_update(of=("self",)).select_related("tier").get(patient=patient)
-    settings_row = program_settings()
-    quote = quote_purchase(patient=patient, lines=lines, at=purchased_at, account=account, settings_row=settings_row)
-    # Categories bought before (none on a first purchase), for the cross-booking bonus.
-    known = {
-        c.lower()
-        for c in PurchaseLine.objects.filter(purchase__patient=patient).values_list("category", flat=True).distinct()
-    }
-    purchase = Purchase.objects.create(
+def _record_purchase(
+    *, patient, lines, source, external_id, purchased_at, actor, payment_method, note
+) -> tuple[Purchase, bool]:
+    # The POS sends hundreds of these a second, so the reads are two statements: the account's lock
+    # (which also tells whether the transaction id was recorded already), then everything the points
+    # depend on. The writes are the models' own: the purchase, its lines, one UPDATE of the account
+    # (balance, expiry date and tier together) with its ledger entry, and the timeline entry.
+    account, existing_id = _lock_account_for_purchase(patient=patient, external_id=external_id)
+    if existing_id is not None:
+        return Purchase.objects.get(pk=existing_id), False
+    context = _purchase_context(account=account, patient=patient, at=purchased_at)
+    current_tier = next((tier for tier in context.tiers if tier.pk == account.tier_id), None)
+    quote = _price_lines(
+        lines=lines,
+        tier_percent=current_tier.multiplier_percent if current_tier else 100,
+        default_rate=context.settings.points_per_dollar,
+        campaigns=context.campaigns,
+    )
+    purchase = Purchase(
         patient=patient,
         source=source,
         external_id=external_id,
@@ -312,7 +339,8 @@ def _record_purchase(*, patient, lines, source, external_id, purchased_at, actor
         payment_method=payment_method[:30],
         note=note[:300],
     )
-    PurchaseLine.objects.bulk_create(
+    insert_rows([purchase])
+    lines_written = [
         PurchaseLine(
             purchase=purchase,
             item=p["line"].item,
@@ -326,26 +354,36 @@ def _record_purchase(*, patient, lines, source, external_id, purchased_at, actor
             campaign=p["campaign"],
         )
         for p in quote["lines"]
-    )
-    moved = ()
+    ]
+    insert_rows(lines_written)
+    moved: tuple[str, ...] = ()
     if account.last_purchase_at is None or purchased_at >= account.last_purchase_at:
         account.last_purchase_at = purchased_at
-        account.expires_at = purchased_at + timedelta(days=settings_row.expiry_days)
+        account.expires_at = purchased_at + timedelta(days=context.settings.expiry_days)
         moved = ("last_purchase_at", "expires_at")
+    new_categories = _new_categories(lines=lines, known=context.known_categories)
+    tier = current_tier
+    if not new_categories:
+        # Decided before the account is written, so the tier goes out in the same UPDATE as the balance.
+        # (A cross-booking bonus re-evaluates the tier itself once awarded: see below.)
+        tier = tier_for(max(context.earned_recently + purchase.points, 0), context.tiers)
+        if tier != current_tier:
+            account.tier = tier
+            moved = (*moved, "tier")
     if purchase.points:
         _post_to_locked_account(
             account=account,
             delta=purchase.points,
             kind=LedgerEntry.Kind.PURCHASE,
             also_save=moved,
-            settings_row=settings_row,
+            settings_row=context.settings,
             idempotency_key=f"purchase:{purchase.pk}",
             actor=actor,
             purchase=purchase,
             note=f"Purchase of ${purchase.total_cents / 100:,.2f}",
         )
     elif moved:
-        account.save(update_fields=[*moved, "updated_at"])
+        update_row(account, [*moved, "updated_at"])
     record_activity(
         patient=patient,
         kind=Activity.Kind.PURCHASE,
@@ -353,11 +391,97 @@ def _record_purchase(*, patient, lines, source, external_id, purchased_at, actor
         actor=actor,
         data={"purchase_id": purchase.pk, "points": purchase.points, "source": source},
     )
-    new_categories = _new_categories(lines=lines, known=known)
-    # An award re-evaluates the tier itself.
-    if not (new_categories and _award_cross_booking(patient=patient, categories=new_categories)):
-        _evaluate_locked_tier(account=account)
-    return purchase
+    if tier != current_tier:
+        _note_tier_change(patient=patient, tier=tier, previous=current_tier)
+    if new_categories:
+        if _award_cross_booking(patient=patient, categories=new_categories):
+            account.refresh_from_db(fields=["balance"])  # the award posted its points through its own instance
+        else:
+            _evaluate_locked_tier(account=account)  # an award re-evaluates the tier itself; a refused one can't
+    # What the POS answers with, so it need not be read back.
+    purchase.lines_written, purchase.balance_after = lines_written, account.balance
+    return purchase, True
+
+
+def _lock_account_for_purchase(*, patient: Patient, external_id: str | None) -> tuple[PointsAccount, int | None]:
+    """The patient's account, locked (opened first if missing), and the id of the purchase already recorded
+    under `external_id`, if any. A repeat sent while the first is still being recorded is not seen here:
+    the unique transaction id refuses its insert, and record_purchase returns the first."""
+    accounts = fetch_rows(
+        PointsAccount,
+        "SELECT {columns}, (SELECT p.id FROM loyalty_purchase p WHERE p.external_id = %s)"
+        " FROM loyalty_pointsaccount t WHERE t.patient_id = %s FOR UPDATE OF t",
+        [external_id, patient.pk],
+        extra=("existing_purchase_id",),
+    )
+    for account in accounts:
+        return account, account.existing_purchase_id
+    ensure_account(patient=patient)
+    return _lock_account_for_purchase(patient=patient, external_id=external_id)
+
+
+@dataclass(frozen=True)
+class _PurchaseContext:
+    """What a purchase's points, tier and bonus depend on."""
+
+    settings: ProgramSettings
+    tiers: list[Tier]  # highest threshold first
+    campaigns: list[Campaign]  # running at the time of the purchase
+    earned_recently: int  # the sum points_earned_recently() clamps at zero, before this purchase
+    known_categories: set[str]  # lower-cased; left empty when no cross-booking bonus is on
+
+
+# One statement for what _PurchaseContext holds, read under the account's lock (so the sum of recent
+# earnings counts every entry committed before it). The same rules as the ORM reads they stand for:
+# program_settings(), the tiers of tier_for(), the campaigns of quote_purchase(), points_earned_recently()
+# and the categories of _new_categories(); tests/loyalty/test_purchase_path.py holds them to it.
+_PURCHASE_CONTEXT_SQL = """
+SELECT
+    (SELECT json_build_object('id', s.id, 'points_per_dollar', s.points_per_dollar, 'expiry_days', s.expiry_days)
+     FROM loyalty_programsettings s WHERE s.id = 1),
+    (SELECT json_agg(json_build_object(
+         'id', t.id, 'name', t.name, 'threshold_points', t.threshold_points,
+         'multiplier_percent', t.multiplier_percent) ORDER BY t.threshold_points DESC)
+     FROM loyalty_tier t),
+    (SELECT json_agg(json_build_object('id', c.id, 'category', c.category, 'multiplier_percent', c.multiplier_percent))
+     FROM loyalty_campaign c WHERE c.is_active AND c.starts_at <= %(at)s AND c.ends_at > %(at)s),
+    (SELECT coalesce(sum(e.delta), 0) FROM loyalty_ledgerentry e
+     WHERE e.account_id = %(account)s AND e.kind = ANY(%(kinds)s) AND e.created_at >= %(since)s),
+    CASE WHEN EXISTS (SELECT 1 FROM loyalty_earningaction a WHERE a.kind = %(cross_booking)s AND a.is_active)
+        THEN ARRAY(SELECT DISTINCT l.category FROM loyalty_purchaseline l
+                   JOIN loyalty_purchase p ON p.id = l.purchase_id WHERE p.patient_id = %(patient)s)
+    END
+"""
+
+
+def _purchase_context(*, account: PointsAccount, patient: Patient, at: datetime) -> _PurchaseContext:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PURCHASE_CONTEXT_SQL,
+            {
+                "at": at,
+                "account": account.pk,
+                "kinds": [*LedgerEntry.EARNING_KINDS, LedgerEntry.Kind.REFUND],
+                "since": timezone.now() - TIER_WINDOW,
+                "cross_booking": EarningAction.Kind.CROSS_BOOKING,
+                "patient": patient.pk,
+            },
+        )
+        settings_row, tiers, campaigns, earned, categories = cursor.fetchone()
+    return _PurchaseContext(
+        # The row is created with its defaults the first time it is needed.
+        settings=_from_json(ProgramSettings, settings_row) if settings_row else program_settings(),
+        tiers=[_from_json(Tier, row) for row in tiers or ()],
+        campaigns=[_from_json(Campaign, row) for row in campaigns or ()],
+        earned_recently=earned,
+        known_categories={category.lower() for category in categories or ()},
+    )
+
+
+def _from_json(model, row: dict):
+    """A model instance from some of its columns (the others load on first use, as with .only())."""
+    names = [field.attname for field in model._meta.concrete_fields if field.attname in row]
+    return model.from_db(connection.alias, names, [row[name] for name in names])
 
 
 def _new_categories(*, lines: list[LineIn], known: set[str]) -> list[str]:

@@ -5,6 +5,7 @@ with `enqueue_for_practice`, which carries the schema name to the worker.
 """
 
 import logging
+from contextlib import AbstractContextManager, nullcontext
 
 from django.conf import settings
 from django.db import connection
@@ -29,6 +30,18 @@ def enqueue_for_practice(func: str, *args, schema_name: str | None = None, **kwa
     q_options = kwargs.pop("q_options", {})
     q_options.setdefault("group", schema)
     return async_task("practices.tasks.run_in_practice", schema, func, *args, q_options=q_options, **kwargs)
+
+
+def in_practice_schema(schema_name: str) -> AbstractContextManager:
+    """`schema_context(schema_name)`, or nothing to do when the connection is in that schema already.
+
+    Signal receivers take the schema name because they may run anywhere, but most run inside the
+    practice's own request, where switching out and back would cost two `SET search_path` statements
+    (a tenth of a POS sale's database work).
+    """
+    if connection.schema_name == schema_name:
+        return nullcontext()
+    return schema_context(schema_name)
 
 
 def run_in_practice(schema_name: str, func_path: str, *args, **kwargs):

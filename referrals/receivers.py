@@ -1,9 +1,7 @@
 """How the referral program reacts to the lower apps: joins, purchases, refunds and new staff."""
 
-from django_tenants.utils import schema_context
-
 from patients.models import Patient
-from practices.tasks import enqueue_for_practice
+from practices.tasks import enqueue_for_practice, in_practice_schema
 
 from .codes import code_for_patient, code_for_staff
 from .models import Referral, ReferralCode
@@ -18,7 +16,7 @@ def on_patient_joined(sender, patient, signup_code, schema_name, arrived_from=""
     """Every member gets their own code; a code used to join makes the referral (or records why not)."""
     from .services import record_signup
 
-    with schema_context(schema_name):
+    with in_practice_schema(schema_name):
         code_for_patient(patient)
         if signup_code:
             record_signup(patient=patient, code=signup_code, source=arrived_from)
@@ -26,13 +24,13 @@ def on_patient_joined(sender, patient, signup_code, schema_name, arrived_from=""
 
 def on_purchase_recorded(sender, purchase, schema_name, **kwargs) -> None:
     # Most purchases are not a referred patient's first: only those with a pending referral queue a task.
-    with schema_context(schema_name):
+    with in_practice_schema(schema_name):
         if Referral.objects.filter(referred_id=purchase.patient_id, status=Referral.Status.PENDING).exists():
             enqueue_for_practice("referrals.tasks.qualify", purchase.pk, schema_name=schema_name)
 
 
 def on_purchase_refunded(sender, refund, schema_name, **kwargs) -> None:
-    with schema_context(schema_name):
+    with in_practice_schema(schema_name):
         if Referral.objects.filter(qualifying_purchase_id=refund.purchase_id).exists():
             enqueue_for_practice("referrals.tasks.claw_back", refund.pk, schema_name=schema_name)
 

@@ -32,7 +32,7 @@ from loyalty.services import LineIn, post_points, record_purchase
 from patients.models import Notification
 from practices.models import Practice
 from practices.services import create_practice
-from tests.factories import CatalogItemFactory, EarningActionFactory, PatientFactory
+from tests.factories import CatalogItemFactory, EarningActionFactory, PatientFactory, TierFactory
 
 THREADS = 20
 
@@ -125,6 +125,33 @@ def test_twenty_simultaneous_repeats_of_one_till_purchase_record_it_once(practic
     assert {purchase.pk for purchase, _ in results} == {Purchase.objects.get(external_id="POS-42").pk}
     assert LedgerEntry.objects.filter(account__patient=patient).count() == 1
     assert PointsAccount.objects.get(patient=patient).balance == 120
+    assert check_ledger().is_consistent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_purchases_that_move_a_patient_up_a_tier_each_earn_at_the_tier_reached_before_it(practice):
+    # A purchase waiting for the account's lock while another moves the tier must see the new tier: each
+    # one earns at the tier its predecessors reached, and none fails.
+    TierFactory(name="Silver", threshold_points=300, multiplier_percent=150)
+    patient = PatientFactory()
+    item = CatalogItemFactory(price_cents=10_000)
+
+    results = race(
+        practice,
+        lambda i: record_purchase(
+            patient=patient, lines=[LineIn(quantity=1, unit_price_cents=10_000, item=item)], source="pos"
+        ),
+        count=10,
+    )
+
+    assert kinds(results) == {"tuple": 10}
+    earned = 0
+    for entry in LedgerEntry.objects.filter(account__patient=patient).order_by("pk").select_related("purchase"):
+        multiplier = 150 if earned >= 300 else 100
+        assert (entry.purchase.tier_multiplier_percent, entry.delta) == (multiplier, multiplier)
+        earned += entry.delta
+    account = PointsAccount.objects.select_related("tier").get(patient=patient)
+    assert (account.balance, account.tier.name) == (300 + 7 * 150, "Silver")
     assert check_ledger().is_consistent
 
 

@@ -9,13 +9,19 @@ from django.db import connection, connections
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from loyalty.models import LedgerEntry, PointsAccount, Purchase, Refund
+from loyalty.models import EarningAction, LedgerEntry, PointsAccount, Purchase, Refund
 from loyalty.services import program_settings
 from patients.models import Activity, Message, Patient
 from practices.api_keys import revoke_api_key, sign
 from practices.models import ApiKey, Practice
 from practices.services import create_practice
-from tests.factories import CatalogItemFactory, PatientFactory, StaffMemberFactory, TierFactory
+from tests.factories import (
+    CatalogItemFactory,
+    EarningActionFactory,
+    PatientFactory,
+    StaffMemberFactory,
+    TierFactory,
+)
 from tests.loyalty.pos_helpers import new_key, pos_client, post_json
 
 PURCHASES = "/api/v1/pos/purchases"
@@ -206,6 +212,19 @@ def test_it_records_a_purchase_and_pays_its_points(alpha, pos, patient, botox):
     assert (purchase.source, purchase.payment_method, purchase.recorded_by) == ("pos", "card", None)
     entry = LedgerEntry.objects.get()
     assert (entry.kind, entry.delta, entry.purchase_id) == ("purchase", 240, purchase.pk)
+
+
+def test_the_balance_answered_counts_a_cross_booking_bonus(alpha, pos, patient, botox):
+    EarningActionFactory(kind=EarningAction.Kind.CROSS_BOOKING, points=75, limit=EarningAction.Limit.UNLIMITED)
+    CatalogItemFactory(category="Facials", external_id="SKU-PEEL", price_cents=9_000)
+    post_json(pos, PURCHASES, sale("T-1"))
+
+    response = post_json(pos, PURCHASES, sale("T-2", lines=[{"item_id": "SKU-PEEL"}]))
+
+    assert response.status_code == 201
+    assert response.json()["points"] == 90
+    assert response.json()["balance"] == 120 + 90 + 75 == PointsAccount.objects.get(patient=patient).balance
+    assert pos.get(f"{PURCHASES}/{response.json()['id']}").json() == response.json()
 
 
 def test_a_line_takes_the_catalog_price_unless_the_pos_sends_one(alpha, pos, patient, botox):

@@ -9,7 +9,7 @@ from django_tenants.utils import tenant_context
 
 from practices.models import Practice
 from practices.signals import DAILY_SCHEDULE_NAME, FREQUENT_SCHEDULE_NAME
-from practices.tasks import enqueue_for_practice, run_daily_jobs, run_frequent_jobs
+from practices.tasks import enqueue_for_practice, in_practice_schema, run_daily_jobs, run_frequent_jobs
 
 seen_schemas: list[str] = []
 
@@ -34,6 +34,25 @@ def test_a_task_enqueued_for_a_practice_runs_in_its_schema(beta):
 def test_the_current_practice_is_the_default(alpha):
     enqueue_for_practice("tests.practices.test_tasks.record_schema", "here")
     assert seen_schemas == [f"here:{alpha.schema_name}"]
+
+
+def test_in_practice_schema_enters_the_practice_and_comes_back(alpha, beta):
+    connection.set_tenant(alpha)
+    with in_practice_schema(beta.schema_name):
+        assert connection.schema_name == beta.schema_name
+    assert connection.schema_name == alpha.schema_name
+    connection.set_schema_to_public()
+    with in_practice_schema(alpha.schema_name):
+        assert connection.schema_name == alpha.schema_name
+    assert connection.schema_name == "public"
+
+
+def test_in_practice_schema_leaves_the_connection_alone_when_already_there(alpha):
+    connection.set_tenant(alpha)
+    tenant = connection.tenant
+    with in_practice_schema(alpha.schema_name):
+        assert connection.tenant is tenant  # not switched out and back (no SET search_path either way)
+    assert connection.tenant is tenant
 
 
 def test_enqueueing_without_a_practice_is_refused(db):
