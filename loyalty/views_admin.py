@@ -57,7 +57,7 @@ def _practice_time():
 
 
 def _edit_page(request, form, **context):
-    return render(request, "loyalty/staff/edit_form.html", {"form": form, **context})
+    return render(request, "staff/edit_form.html", {"form": form, **context})
 
 
 # ---------------------------------------------------------------- catalog
@@ -143,7 +143,7 @@ def catalog_delete(request, item_id: int):
         )
     return render(
         request,
-        "loyalty/staff/confirm.html",
+        "staff/confirm.html",
         {
             "title": title,
             "consequence": consequence,
@@ -250,7 +250,7 @@ def tier_delete(request, tier_id: int):
     count = tier.patient_count
     return render(
         request,
-        "loyalty/staff/confirm.html",
+        "staff/confirm.html",
         {
             "title": f"Delete the tier {tier.name}?",
             "consequence": (
@@ -310,7 +310,7 @@ def campaign_end(request, campaign_id: int):
         return redirect("loyalty:campaign_list")
     return render(
         request,
-        "loyalty/staff/confirm.html",
+        "staff/confirm.html",
         {
             "title": f"End {campaign.name} now?",
             "consequence": "Purchases from now on no longer get its multiplier. Points already earned are kept.",

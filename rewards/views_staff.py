@@ -57,7 +57,7 @@ def used_text(redemption: Redemption) -> str:
 
 def _confirm(request, *, title: str, consequence: str, button: str, action_url: str, cancel_url: str, **extra):
     context = {"title": title, "consequence": consequence, "button": button, "action_url": action_url}
-    return render(request, "rewards/staff/confirm.html", {**context, "cancel_url": cancel_url, **extra})
+    return render(request, "staff/confirm.html", {**context, "cancel_url": cancel_url, **extra})
 
 
 # ---------------------------------------------------------------- rewards (managers and owners)

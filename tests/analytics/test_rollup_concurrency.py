@@ -1,16 +1,12 @@
 """Daily jobs that run at the same moment build the rollups once (real threads, real transactions).
 
-Like tests/loyalty/test_concurrency.py, the tests run in a throwaway practice made for this module, so the
-flush after a transactional test empties only its tables; it is dropped at the end.
+They commit, so they run in a throwaway practice of this module's (tests/throwaway.py explains why).
 """
 
-import secrets
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -18,32 +14,20 @@ from analytics import rollups
 from analytics.models import DailyPoints, RollupState
 from loyalty.models import LedgerEntry
 from loyalty.services import LineIn, record_purchase
-from practices.models import Practice
-from practices.services import create_practice
 from tests.factories import CatalogItemFactory, PatientFactory
+from tests.throwaway import entered, race, throwaway_practice
 
 THREADS = 4
 
 
 @pytest.fixture(scope="module")
-def throwaway_practice(django_db_setup, django_db_blocker):
-    slug = f"anconc-{secrets.token_hex(4)}"
-    with django_db_blocker.unblock():
-        connection.set_schema_to_public()
-        for leftover in Practice.objects.filter(slug__startswith="anconc-"):
-            leftover.delete(force_drop=True)
-        practice = create_practice(name="Rollup races", slug=slug, owner_email="owner@anconc.test").practice
-    yield practice
-    with django_db_blocker.unblock():
-        connection.set_schema_to_public()
-        practice.delete(force_drop=True)
+def throwaway(django_db_setup, django_db_blocker):
+    yield from throwaway_practice(django_db_blocker, prefix="anconc", name="Rollup races")
 
 
 @pytest.fixture
-def practice(throwaway_practice):
-    connection.set_tenant(throwaway_practice)
-    yield throwaway_practice
-    connection.set_tenant(throwaway_practice)  # left entered: the flush empties this practice's tables
+def practice(throwaway):
+    yield from entered(throwaway)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -54,24 +38,7 @@ def test_simultaneous_builds_roll_each_day_up_once(practice):
             record_purchase(
                 patient=PatientFactory(), lines=[LineIn(item=item, quantity=1, unit_price_cents=5_000)], source="desk"
             )
-    start = threading.Barrier(THREADS)
-    results = [None] * THREADS
-
-    def build(i: int) -> None:
-        try:
-            connection.set_tenant(practice)
-            start.wait()
-            results[i] = rollups.build()
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=build, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = race(practice, lambda i: rollups.build(), THREADS)
 
     assert all(isinstance(result, rollups.BuildResult) for result in results), results
     assert sorted(result.days_built > 0 for result in results) == [False] * (THREADS - 1) + [True]

@@ -3,7 +3,7 @@
 - Chromium is Debian's (`make test` installs it through `make browser`); Playwright never downloads one.
   CHROMIUM_PATH names another binary. Without one, these tests are skipped, saying why.
 - The practice ("e2e-<random>") is made with the real create_practice once per module and dropped at the
-  end, as in tests/loyalty/test_concurrency.py: the server's threads only see committed rows, so the tests
+  end, as tests/throwaway.py explains: the server's threads only see committed rows, so the tests
   are `django_db(transaction=True)` and leave the main connection in the practice's schema, so that the
   flush after each test empties that schema only (never public, where the session's practices live).
 - The server is Django's live-server thread (a threaded WSGI server serving static files too) on
@@ -16,21 +16,20 @@
 
 import os
 import re
-import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connections
 from django.test import override_settings
 from django.test.testcases import LiveServerThread, _StaticFilesHandler
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from patients import sms
 from practices.models import Practice
-from practices.services import create_practice
+from tests.throwaway import entered, throwaway_practice
 
 HERE = Path(__file__).resolve().parent
 # Each page load or click waits this long at most (Playwright's own default is 30 s).
@@ -85,18 +84,7 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="module")
 def e2e_practice(django_db_setup, django_db_blocker) -> Iterator[Practice]:
-    slug = f"e2e-{secrets.token_hex(4)}"
-    with django_db_blocker.unblock():
-        connection.set_schema_to_public()
-        # A run killed half-way (with --reuse-db) would leave its practice behind for the fan-out tests to see.
-        for leftover in Practice.objects.filter(slug__startswith="e2e-"):
-            leftover.delete(force_drop=True)
-        practice = create_practice(name="Browser Test Clinic", slug=slug, owner_email="owner@e2e.test").practice
-    yield practice
-    with django_db_blocker.unblock():
-        connection.set_schema_to_public()
-        practice.delete(force_drop=True)
-        assert not Practice.objects.filter(slug=slug).exists()
+    yield from throwaway_practice(django_db_blocker, prefix="e2e", name="Browser Test Clinic")
 
 
 @pytest.fixture(scope="module")
@@ -120,10 +108,7 @@ def server_url(e2e_practice, django_db_blocker) -> Iterator[str]:
 
 @pytest.fixture
 def practice(e2e_practice, server_url) -> Iterator[Practice]:
-    connection.set_tenant(e2e_practice)
-    yield e2e_practice
-    # Deliberately left entered: the flush that follows must empty this schema's tables, not public's.
-    connection.set_tenant(e2e_practice)
+    yield from entered(e2e_practice)
 
 
 @pytest.fixture(autouse=True)

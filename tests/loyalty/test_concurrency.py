@@ -1,28 +1,13 @@
 """Real threads against the real database: row locks and unique keys hold when requests race.
 
-How these tests stay out of the other tests' way:
-
-- Threads only see committed rows, so the tests are `django_db(transaction=True)`: nothing is rolled
-  back, and at teardown pytest-django *flushes* (truncates) every table of the schema the main
-  connection is in. In the public schema that would empty the practices table and take the session's
-  alpha and beta practices (created once in tests/conftest.py) with it.
-- So the tests run in a throwaway practice ("conc-<random>", created with the real create_practice)
-  made once for this module, and the main connection is left in that practice's schema when each test
-  ends: the flush then empties only that practice's tables. The practice and its schema are dropped
-  (`delete(force_drop=True)`) when the module is done, and the connection goes back to public.
-- Each thread enters the practice on its own connection (`connection.set_tenant`) and closes that
-  connection when it is done, so no connection is left open on a schema that is about to be dropped.
+They commit, so they run in a throwaway practice of this module's (tests/throwaway.py explains why).
 """
 
-import secrets
-import threading
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
-from django.db import connection
 
 from loyalty.errors import InsufficientPoints
 from loyalty.jobs import run_daily_jobs
@@ -31,62 +16,25 @@ from loyalty.models import ActionAward, EarningAction, ExpiryReminder, LedgerEnt
 from loyalty.services import LineIn, post_points, record_purchase
 from patients.models import Notification
 from practices.models import Practice
-from practices.services import create_practice
 from tests.factories import CatalogItemFactory, EarningActionFactory, PatientFactory, TierFactory
+from tests.throwaway import entered, kinds, throwaway_practice
+from tests.throwaway import race as throwaway_race
 
 THREADS = 20
 
 
 @pytest.fixture(scope="module")
-def throwaway_practice(django_db_setup, django_db_blocker):
-    slug = f"conc-{secrets.token_hex(4)}"
-    with django_db_blocker.unblock():
-        connection.set_schema_to_public()
-        # A run killed half-way (with --reuse-db) would leave its practice behind for the fan-out tests to see.
-        for leftover in Practice.objects.filter(slug__startswith="conc-"):
-            leftover.delete(force_drop=True)
-        practice = create_practice(name="Concurrency", slug=slug, owner_email="owner@conc.test").practice
-    yield practice
-    with django_db_blocker.unblock():
-        connection.set_schema_to_public()
-        practice.delete(force_drop=True)
-        assert not Practice.objects.filter(slug=slug).exists()
+def throwaway(django_db_setup, django_db_blocker):
+    yield from throwaway_practice(django_db_blocker, prefix="conc", name="Concurrency")
 
 
 @pytest.fixture
-def practice(throwaway_practice):
-    connection.set_tenant(throwaway_practice)
-    yield throwaway_practice
-    # Deliberately left entered: the flush that follows must empty this schema's tables, not public's.
-    connection.set_tenant(throwaway_practice)
+def practice(throwaway):
+    yield from entered(throwaway)
 
 
 def race(practice: Practice, work: Callable[[int], object], count: int = THREADS) -> list[object]:
-    """Run `work(i)` in `count` threads released at the same moment; returns each result or exception."""
-    start = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def run(i: int) -> None:
-        try:
-            connection.set_tenant(practice)
-            start.wait()
-            results[i] = work(i)
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
-    return results
-
-
-def kinds(results: list[object]) -> Counter:
-    return Counter(type(result).__name__ for result in results)
+    return throwaway_race(practice, work, count)
 
 
 @pytest.mark.django_db(transaction=True)

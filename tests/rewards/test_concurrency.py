@@ -1,44 +1,29 @@
 """Real threads against the real database: redemptions and voucher uses that race stay correct.
 
-Run in a throwaway practice, for the reasons given in tests/loyalty/test_concurrency.py (these tests commit, and
+Run in a throwaway practice, for the reasons given in tests/throwaway.py (these tests commit, and
 the flush after each must empty that practice's tables, never public's or alpha's).
 """
 
-import secrets
-
 import pytest
-from django.db import connection
 
 from loyalty.models import LedgerEntry, PointsAccount
 from loyalty.services import post_points
-from practices.models import Practice
-from practices.services import create_practice
 from rewards.errors import OutOfStock
 from rewards.models import Redemption, Reward
 from rewards.services import redeem_reward, use_voucher
 from tests.factories import PatientFactory, RewardFactory
-from tests.loyalty.test_concurrency import kinds, race
+from tests.loyalty.test_concurrency import race
+from tests.throwaway import entered, kinds, throwaway_practice
 
 
 @pytest.fixture(scope="module")
-def throwaway_practice(django_db_setup, django_db_blocker):
-    slug = f"conc-{secrets.token_hex(4)}"
-    with django_db_blocker.unblock():
-        connection.set_schema_to_public()
-        for leftover in Practice.objects.filter(slug__startswith="conc-"):
-            leftover.delete(force_drop=True)
-        practice = create_practice(name="Concurrency", slug=slug, owner_email="owner@conc.test").practice
-    yield practice
-    with django_db_blocker.unblock():
-        connection.set_schema_to_public()
-        practice.delete(force_drop=True)
+def throwaway(django_db_setup, django_db_blocker):
+    yield from throwaway_practice(django_db_blocker, prefix="conc", name="Concurrency")
 
 
 @pytest.fixture
-def practice(throwaway_practice):
-    connection.set_tenant(throwaway_practice)
-    yield throwaway_practice
-    connection.set_tenant(throwaway_practice)  # left entered: the flush empties this practice's tables
+def practice(throwaway):
+    yield from entered(throwaway)
 
 
 def patient_with(points: int):
