@@ -123,9 +123,11 @@ else:
 
     _database = _start_embedded_postgres(DATA_DIR)
     _database["CONN_MAX_AGE"] = 60
-_database["ENGINE"] = "django_tenants.postgresql_backend"
-# Set the practice's search_path once per connection and practice, not before every statement
-# (django-tenants resets it whenever the practice changes, on rollback and on reconnect).
+# django-tenants' backend, which sets the practice's search_path; ours skips setting it again when a
+# request enters the practice the connection is already in (config/db_backend/base.py).
+_database["ENGINE"] = "config.db_backend"
+# Set the search_path once per connection and practice, not before every statement (it is set again when
+# the practice changes, on rollback and on reconnect).
 TENANT_LIMIT_SET_CALLS = True
 # Parameters sent apart from the SQL, and each statement prepared by the server once it has run a few
 # times on a connection: PostgreSQL then skips parsing and planning it again, which halves its CPU per POS
