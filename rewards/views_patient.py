@@ -1,7 +1,5 @@
 """Patient pages of rewards: what they can redeem, redeeming, and the vouchers they show at the desk."""
 
-import secrets
-
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,11 +12,7 @@ from practices.errors import DomainError
 from .qr import voucher_qr_svg
 from .selectors import patient_vouchers, reward_for, rewards_overview
 from .services import cancel_redemption, redeem_reward
-
-# Redeem forms already submitted, {token: voucher id}: a second submit of the same form (double click, back
-# and resubmit) goes to the voucher the first one made instead of making another.
-REDEEM_TOKENS = "rewards.redeem_tokens"
-KEPT_TOKENS = 20
+from .submit_once import new_token, redeemed_with, remember
 
 
 @patient_required
@@ -35,14 +29,13 @@ def reward(request, reward_id: int):
         raise Http404("This reward is not offered right now.")
     if request.method == "POST":
         return _redeem(request, option.reward, token=request.POST.get("token", ""))
-    return render(request, "rewards/patient/reward.html", {"option": option, "token": secrets.token_urlsafe(16)})
+    return render(request, "rewards/patient/reward.html", {"option": option, "token": new_token()})
 
 
 def _redeem(request, reward, *, token: str):
-    done = request.session.get(REDEEM_TOKENS, {})
-    if token in done:
+    if (already := redeemed_with(request, token)) is not None:
         messages.info(request, "You already redeemed this reward: here is its voucher.")
-        return redirect("rewards:my_voucher", done[token])
+        return redirect("rewards:my_voucher", already)
     if not token:
         messages.error(request, "Something went wrong with the form. Please try again.")
         return redirect("rewards:redeem", reward.pk)
@@ -51,8 +44,7 @@ def _redeem(request, reward, *, token: str):
     except DomainError as error:
         messages.error(request, error.message)
         return redirect("rewards:redeem", reward.pk)
-    done[token] = redemption.pk
-    request.session[REDEEM_TOKENS] = dict(list(done.items())[-KEPT_TOKENS:])
+    remember(request, token, redemption.pk)
     messages.success(request, f"Redeemed {reward.name}. Show this voucher at the desk.")
     return redirect("rewards:my_voucher", redemption.pk)
 

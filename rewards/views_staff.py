@@ -25,6 +25,7 @@ from .forms import MoveForm, RedeemForm, RewardForm, RewardSettingsForm, Voucher
 from .models import Redemption, Reward
 from .selectors import patient_vouchers
 from .services import cancel_redemption, find_voucher, redeem_reward, reward_settings, use_voucher
+from .submit_once import new_token, redeemed_with, remember
 
 Role = StaffMember.Role
 manager_required = staff_required(role=Role.MANAGER)
@@ -272,9 +273,15 @@ def patient_redeem(request, patient_id: int):
                 return render(
                     request,
                     "rewards/staff/redeem_confirm.html",
-                    {"patient": patient, "reward": reward, "preview": preview},
+                    {"patient": patient, "reward": reward, "preview": preview, "token": new_token()},
                 )
+            token = request.POST.get("token", "")
+            if (already := redeemed_with(request, token)) is not None:
+                code = patient_vouchers(patient=patient).filter(pk=already).values_list("voucher_code", flat=True)
+                messages.info(request, f"Already redeemed: voucher {code.first() or ''} was issued.")
+                return redirect("patients:staff_patient_detail", patient_id=patient.pk)
             redemption = redeem_reward(patient=patient, reward=reward, actor=request.user)
+            remember(request, token, redemption.pk)
         except DomainError as error:
             form.add_error("reward", error.message)
         else:

@@ -1,5 +1,7 @@
 """Redeeming a reward for a patient from the staff patient page, and the rewards panel on that page."""
 
+import re
+
 import pytest
 from django_tenants.utils import tenant_context
 
@@ -71,6 +73,25 @@ def test_confirming_issues_the_voucher(desk, alpha_client, patient):
     assert f"Voucher {redemption.voucher_code} issued to Dana Smith: Facial for 600 points." in (
         response.content.decode()
     )
+
+
+def test_confirming_twice_issues_one_voucher(desk, alpha_client, patient):
+    reward = RewardFactory(name="Facial", points_cost=300)
+    preview = alpha_client.post(redeem_url(patient), {"reward": reward.pk}).content.decode()
+    token = re.search(r'name="token" value="([^"]+)"', preview).group(1)
+    confirm = {"reward": reward.pk, "step": "confirm", "token": token}
+
+    alpha_client.post(redeem_url(patient), confirm)
+    again = alpha_client.post(redeem_url(patient), confirm, follow=True)
+
+    redemption = Redemption.objects.get()
+    assert balance(patient) == 700
+    assert f"Already redeemed: voucher {redemption.voucher_code} was issued." in again.content.decode()
+    # A new preview is a new form: redeeming again is deliberate, and allowed.
+    preview = alpha_client.post(redeem_url(patient), {"reward": reward.pk}).content.decode()
+    token = re.search(r'name="token" value="([^"]+)"', preview).group(1)
+    alpha_client.post(redeem_url(patient), {**confirm, "token": token})
+    assert Redemption.objects.count() == 2 and balance(patient) == 400
 
 
 def test_not_enough_points_says_how_many_more(desk, alpha_client, patient):
