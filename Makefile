@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 PORT ?= 8000
 
-.PHONY: run test setup browser lint format bench stop-db clean-data
+.PHONY: run test setup browser lint format bench bench-dashboard bench-pos stop-db clean-data
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ bench: setup
 # The analytics dashboard at 50,000 patients and a million ledger entries (bench/README.md).
 bench-dashboard: setup
 	$(PY) bench/dashboard.py
+
+# Purchases posted to the POS API by gunicorn on loopback, against plain SQL (bench/README.md).
+bench-pos: setup
+	$(PY) bench/pos_ingest.py
 
 # Stops the embedded PostgreSQL if a standalone manage.py command left it running.
 stop-db: setup
