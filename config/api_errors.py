@@ -62,3 +62,19 @@ def json_not_found(request, exception=None):
 
 def json_server_error(request):
     return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)
+
+
+class JsonTooDeep:
+    """Middleware: a JSON body nested deeper than Python's decoder goes (a RecursionError wherever it is
+    parsed: DRF's parser, the POS reader, allauth's app API) is answered with a 400, not a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, RecursionError) and request.content_type == "application/json":
+            return JsonResponse(error_body("parse_error", "The JSON body is nested too deeply."), status=400)
+        return None

@@ -84,6 +84,7 @@ DATABASE_ROUTERS = ["practices.routers.PracticeRouter", "django_tenants.routers.
 MIDDLEWARE = [
     "practices.middleware.PracticeMiddleware",
     "practices.middleware.reject_nul_bytes",
+    "config.api_errors.JsonTooDeep",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

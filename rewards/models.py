@@ -122,6 +122,9 @@ class Redemption(models.Model):
     used_via = models.CharField(max_length=10, blank=True, help_text="desk or pos")
     cancelled_at = models.DateTimeField(null=True, blank=True)
     points_returned = models.PositiveIntegerField(default=0)
+    # The one-time token of the redeem form that issued it (rewards.submit_once): the same form sent twice
+    # issues one voucher, even when both requests arrive together.
+    form_token = models.CharField(max_length=40, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -130,6 +133,13 @@ class Redemption(models.Model):
             models.Index(fields=["patient", "status"]),
             models.Index(fields=["status", "expires_at"]),
             models.Index(fields=["reward", "patient", "created_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "form_token"],
+                condition=~models.Q(form_token=""),
+                name="rewards_redemption_form_once",
+            )
         ]
 
     def __str__(self) -> str:

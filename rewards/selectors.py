@@ -162,3 +162,8 @@ def patient_vouchers(*, patient: Patient) -> QuerySet[Redemption]:
         .select_related("reward__item", "used_by")
         .order_by(ready_first, "-created_at", "-id")
     )
+
+
+def redeemed_with_form(*, patient: Patient, token: str) -> Redemption | None:
+    """The voucher a redeem form with this one-time token issued already, if any (rewards.submit_once)."""
+    return Redemption.objects.filter(patient=patient, form_token=token).first() if token else None

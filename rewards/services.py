@@ -96,21 +96,25 @@ def check_redeemable(*, reward: Reward, patient: Patient, account: PointsAccount
         raise error
 
 
-def redeem_reward(*, patient: Patient, reward: Reward, actor: User | None = None) -> Redemption:
+def redeem_reward(*, patient: Patient, reward: Reward, actor: User | None = None, form_token: str = "") -> Redemption:
     """Turn points into a voucher, all checks made under the account's and the reward's row locks.
 
-    Locks are taken account first, then reward, everywhere, so two redemptions never deadlock.
+    Locks are taken account first, then reward, everywhere, so two redemptions never deadlock. With a
+    `form_token` (a redeem form's one-time token), a second call with the same token returns the voucher the
+    first issued: it waits for the account's lock, so it sees the first one once committed.
     """
     ensure_account(patient=patient)
     with transaction.atomic():
         account = PointsAccount.objects.select_for_update(of=("self",)).select_related("tier").get(patient=patient)
+        if form_token and (done := Redemption.objects.filter(patient=patient, form_token=form_token).first()):
+            return done
         reward = Reward.objects.select_for_update(of=("self",)).select_related("min_tier").get(pk=reward.pk)
         now = timezone.now()
         check_redeemable(reward=reward, patient=patient, account=account, now=now)
         if reward.stock is not None:
             reward.stock -= 1
             reward.save(update_fields=["stock"])
-        redemption = _create_redemption(reward=reward, patient=patient, actor=actor, now=now)
+        redemption = _create_redemption(reward=reward, patient=patient, actor=actor, now=now, form_token=form_token)
         post_points(
             account_id=account.pk,
             delta=-reward.points_cost,
@@ -132,7 +136,13 @@ def redeem_reward(*, patient: Patient, reward: Reward, actor: User | None = None
 
 
 def _create_redemption(
-    *, reward: Reward, patient: Patient, actor: User | None, now: datetime, points_cost: int | None = None
+    *,
+    reward: Reward,
+    patient: Patient,
+    actor: User | None,
+    now: datetime,
+    points_cost: int | None = None,
+    form_token: str = "",
 ) -> Redemption:
     expires_at = now + timedelta(days=reward_settings().voucher_valid_days)
     for _ in range(5):
@@ -145,6 +155,7 @@ def _create_redemption(
                     voucher_code=new_voucher_code(),
                     expires_at=expires_at,
                     redeemed_by=actor,
+                    form_token=form_token,
                 )
         except IntegrityError:
             continue  # a code already in use (about one chance in 10^11): draw another

@@ -1,25 +1,17 @@
-"""Redeem forms carry a one-time token: a second submit of the same form (a double click, back and submit
-again) leads to the voucher the first one issued instead of issuing another. The tokens already used are
-kept in the session of whoever submitted them (patient or staff), the latest few only."""
+"""Redeem forms carry a one-time token, stored with the voucher they issue (Redemption.form_token): the same
+form sent again (a double click, back and submit again) leads to that voucher instead of issuing another.
+redeem_reward enforces it under the account's lock, so it holds when both requests arrive together."""
 
+import re
 import secrets
 
-SESSION_KEY = "rewards.redeem_tokens"
-KEPT_TOKENS = 20
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,40}")
 
 
 def new_token() -> str:
     return secrets.token_urlsafe(16)
 
 
-def redeemed_with(request, token: str) -> int | None:
-    """The redemption a form with this token issued already, if any."""
-    return request.session.get(SESSION_KEY, {}).get(token) if token else None
-
-
-def remember(request, token: str, redemption_id: int) -> None:
-    if not token:
-        return
-    used = request.session.get(SESSION_KEY, {})
-    used[token] = redemption_id
-    request.session[SESSION_KEY] = dict(list(used.items())[-KEPT_TOKENS:])
+def form_token(raw: str) -> str:
+    """The token a form sent, or "" when it is missing or not one of ours."""
+    return raw if _TOKEN.fullmatch(raw or "") else ""

@@ -10,9 +10,9 @@ from patients.access import patient_required
 from practices.errors import DomainError
 
 from .qr import voucher_qr_svg
-from .selectors import patient_vouchers, reward_for, rewards_overview
+from .selectors import patient_vouchers, redeemed_with_form, reward_for, rewards_overview
 from .services import cancel_redemption, redeem_reward
-from .submit_once import new_token, redeemed_with, remember
+from .submit_once import form_token, new_token
 
 
 @patient_required
@@ -28,23 +28,22 @@ def reward(request, reward_id: int):
     if option is None:
         raise Http404("This reward is not offered right now.")
     if request.method == "POST":
-        return _redeem(request, option.reward, token=request.POST.get("token", ""))
+        return _redeem(request, option.reward, token=form_token(request.POST.get("token", "")))
     return render(request, "rewards/patient/reward.html", {"option": option, "token": new_token()})
 
 
 def _redeem(request, reward, *, token: str):
-    if (already := redeemed_with(request, token)) is not None:
+    if (already := redeemed_with_form(patient=request.user.patient, token=token)) is not None:
         messages.info(request, "You already redeemed this reward: here is its voucher.")
-        return redirect("rewards:my_voucher", already)
+        return redirect("rewards:my_voucher", already.pk)
     if not token:
         messages.error(request, "Something went wrong with the form. Please try again.")
         return redirect("rewards:redeem", reward.pk)
     try:
-        redemption = redeem_reward(patient=request.user.patient, reward=reward, actor=request.user)
+        redemption = redeem_reward(patient=request.user.patient, reward=reward, actor=request.user, form_token=token)
     except DomainError as error:
         messages.error(request, error.message)
         return redirect("rewards:redeem", reward.pk)
-    remember(request, token, redemption.pk)
     messages.success(request, f"Redeemed {reward.name}. Show this voucher at the desk.")
     return redirect("rewards:my_voucher", redemption.pk)
 

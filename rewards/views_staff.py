@@ -23,9 +23,9 @@ from practices.roles import staff_member_of, staff_required
 from . import staff_selectors, staff_services
 from .forms import MoveForm, RedeemForm, RewardForm, RewardSettingsForm, VoucherCodeForm
 from .models import Redemption, Reward
-from .selectors import patient_vouchers
+from .selectors import patient_vouchers, redeemed_with_form
 from .services import cancel_redemption, find_voucher, redeem_reward, reward_settings, use_voucher
-from .submit_once import new_token, redeemed_with, remember
+from .submit_once import form_token, new_token
 
 Role = StaffMember.Role
 manager_required = staff_required(role=Role.MANAGER)
@@ -275,13 +275,11 @@ def patient_redeem(request, patient_id: int):
                     "rewards/staff/redeem_confirm.html",
                     {"patient": patient, "reward": reward, "preview": preview, "token": new_token()},
                 )
-            token = request.POST.get("token", "")
-            if (already := redeemed_with(request, token)) is not None:
-                code = patient_vouchers(patient=patient).filter(pk=already).values_list("voucher_code", flat=True)
-                messages.info(request, f"Already redeemed: voucher {code.first() or ''} was issued.")
+            token = form_token(request.POST.get("token", ""))
+            if (already := redeemed_with_form(patient=patient, token=token)) is not None:
+                messages.info(request, f"Already redeemed: voucher {already.voucher_code} was issued.")
                 return redirect("patients:staff_patient_detail", patient_id=patient.pk)
-            redemption = redeem_reward(patient=patient, reward=reward, actor=request.user)
-            remember(request, token, redemption.pk)
+            redemption = redeem_reward(patient=patient, reward=reward, actor=request.user, form_token=token)
         except DomainError as error:
             form.add_error("reward", error.message)
         else:

@@ -1,3 +1,8 @@
+import pytest
+
+from practices.api_keys import create_api_key
+
+
 def test_resolve_returns_the_practice_for_its_invite_code(public_client, alpha):
     response = public_client.get("/api/v1/practices/resolve", {"code": alpha.invite_code})
     assert response.status_code == 200
@@ -44,3 +49,29 @@ def test_openapi_schema_and_docs_are_served_on_practice_hosts(alpha_client):
     docs = alpha_client.get("/api/docs/")
     assert docs.status_code == 200
     assert "swagger" in docs.content.decode().lower()
+
+
+@pytest.mark.parametrize(
+    ("path", "accept"),
+    [
+        ("/api/v1/pos/purchases", "application/json"),  # the POS's own reader
+        ("/api/v1/pos/purchases", "application/json, text/plain"),  # left to DRF's parser
+        ("/_allauth/app/v1/auth/code/request", "application/json"),  # allauth's app API
+    ],
+)
+@pytest.mark.parametrize("body", [b"[" * 100_000, b'{"a":' * 100_000])
+def test_json_nested_too_deep_is_a_400_everywhere(alpha_client, alpha, path, accept, body):
+    # Python's JSON decoder gives up with a RecursionError; the POS reader, DRF and allauth all use it.
+    api_key = create_api_key(name="POS", actor=None)[1]
+
+    response = alpha_client.generic(
+        "POST",
+        path,
+        body,
+        content_type="application/json",
+        HTTP_ACCEPT=accept,
+        HTTP_AUTHORIZATION=f"Bearer {api_key}",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"

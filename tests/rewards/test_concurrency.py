@@ -11,6 +11,7 @@ from loyalty.services import post_points
 from rewards.errors import OutOfStock
 from rewards.models import Redemption, Reward
 from rewards.services import redeem_reward, use_voucher
+from rewards.submit_once import new_token
 from tests.factories import PatientFactory, RewardFactory
 from tests.loyalty.test_concurrency import race
 from tests.throwaway import entered, kinds, throwaway_practice
@@ -43,6 +44,20 @@ def test_twenty_simultaneous_redemptions_with_points_for_one_make_one_voucher(pr
     assert Redemption.objects.filter(patient=patient).count() == 1
     assert PointsAccount.objects.get(patient=patient).balance == 100
     assert not LedgerEntry.objects.filter(balance_after__lt=0).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_redeem_form_sent_five_times_at_once_issues_one_voucher(practice):
+    patient = patient_with(2_000)
+    reward = RewardFactory(points_cost=300)
+    token = new_token()
+
+    results = race(practice, lambda i: redeem_reward(patient=patient, reward=reward, form_token=token), count=5)
+
+    assert kinds(results) == {"Redemption": 5}
+    assert len({result.pk for result in results}) == 1
+    assert Redemption.objects.filter(patient=patient).count() == 1
+    assert PointsAccount.objects.get(patient=patient).balance == 1_700
 
 
 @pytest.mark.django_db(transaction=True)

@@ -80,6 +80,17 @@ def test_a_double_submit_creates_one_voucher(alpha_client, patient):
     assert balance(patient) == 900
 
 
+@pytest.mark.parametrize("token", ["", "x" * 500, "not a token!"])
+def test_a_form_without_a_token_of_ours_redeems_nothing(alpha_client, patient, token):
+    reward = RewardFactory(points_cost=100)
+
+    response = alpha_client.post(f"/rewards/{reward.pk}/", {"token": token}, follow=True)
+
+    assert response.status_code == 200
+    assert "Something went wrong with the form" in response.content.decode()
+    assert not Redemption.objects.exists() and balance(patient) == 1000
+
+
 def test_a_refused_redemption_is_a_message_not_an_error(alpha_client, patient):
     reward = RewardFactory(points_cost=500, stock=1)
     token = token_of(alpha_client.get(f"/rewards/{reward.pk}/").content.decode())
