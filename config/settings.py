@@ -250,6 +250,19 @@ else:
 if TESTING:
     Q_CLUSTER["sync"] = True
 
+# The outbox of background tasks (practices.tasks): a task not finished `redrive_after_seconds` after it
+# was queued is handed to the queue again by the sweep (every minute); a failed one is retried after
+# retry_base_seconds, doubling up to retry_max_seconds, and given up after max_attempts (then it is listed
+# as failed in the platform admin, where it can be retried).
+BACKGROUND_TASKS = {
+    "redrive_after_seconds": int(os.environ.get("TASK_REDRIVE_AFTER", "60")),
+    "retry_base_seconds": 30,
+    "retry_max_seconds": 3600,
+    "max_attempts": int(os.environ.get("TASK_MAX_ATTEMPTS", "8")),
+    "sweep_batch": 500,
+    "keep_finished_days": 7,
+}
+
 # Jobs run once a day for every active practice, each inside that practice's schema.
 PRACTICE_DAILY_JOBS = [
     "practices.jobs.clear_expired_sessions",
@@ -260,6 +273,8 @@ PRACTICE_DAILY_JOBS = [
 # Jobs run every five minutes for every active practice.
 PRACTICE_FREQUENT_JOBS = [
     "patients.tasks.release_waiting_messages",
+    "patients.tasks.redrive_stuck_work",
+    "referrals.tasks.redrive_stuck_referrals",
 ]
 
 # ---------------------------------------------------------------- files

@@ -149,6 +149,8 @@ def award_birthdays(*, now: datetime, zone: ZoneInfo) -> int:
                     action=action,
                     note=f"Birthday {celebrated_on:%Y}",
                     at=datetime.combine(celebrated_on, time(12), tzinfo=zone),
+                    # Once per birthday whatever the action's limit: the database refuses a second award.
+                    occasion=str(celebrated_on.year),
                 )
                 notify(
                     patient=patient,

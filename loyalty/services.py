@@ -301,11 +301,6 @@ def record_purchase(
         if external_id and (existing := Purchase.objects.filter(external_id=external_id).first()):
             return existing, False
         raise
-    if created:
-        schema_name = connection.schema_name
-        transaction.on_commit(
-            lambda: purchase_recorded.send(sender=Purchase, purchase=purchase, schema_name=schema_name)
-        )
     return purchase, created
 
 
@@ -400,6 +395,8 @@ def _record_purchase(
             _evaluate_locked_tier(account=account)  # an award re-evaluates the tier itself; a refused one can't
     # What the POS answers with, so it need not be read back.
     purchase.lines_written, purchase.balance_after = lines_written, account.balance
+    # In the transaction: what subscribers queue (a referral's qualification) commits with the purchase.
+    purchase_recorded.send(sender=Purchase, purchase=purchase, schema_name=connection.schema_name)
     return purchase, True
 
 
@@ -613,8 +610,7 @@ def _refund(*, purchase, lines, external_id, actor, reason) -> Refund:
         data={"refund_id": refund.pk, "purchase_id": purchase.pk},
     )
     evaluate_tier(account_id=account.pk)
-    schema_name = connection.schema_name
-    transaction.on_commit(lambda: purchase_refunded.send(sender=Refund, refund=refund, schema_name=schema_name))
+    purchase_refunded.send(sender=Refund, refund=refund, schema_name=connection.schema_name)
     return refund
 
 
@@ -637,12 +633,17 @@ def award_action(
     actor: User | None = None,
     note: str = "",
     at: datetime | None = None,
+    occasion: str | None = None,
 ) -> ActionAward:
-    """Give a patient an action's bonus points, within the action's limit (enforced by the database too)."""
+    """Give a patient an action's bonus points, within the action's limit (enforced by the database too).
+
+    `occasion` names a once-only event (a birthday's year): an action with no limit is then still given
+    once per occasion, by the same unique key, so a job that runs twice cannot award it twice.
+    """
     if not action.is_active:
         raise ActionNotAvailable(f"“{action.name}” is switched off.")
     at = at or timezone.now()
-    limit_key = _limit_key(action, at)
+    limit_key = _limit_key(action, at) or occasion
     if limit_key and ActionAward.objects.filter(action=action, patient=patient, limit_key=limit_key).exists():
         raise ActionLimitReached(_limit_message(action, patient))
     try:

@@ -1,4 +1,8 @@
-"""Events higher apps (referrals, analytics) subscribe to. Sent after the transaction commits."""
+"""Events higher apps (referrals, analytics) subscribe to.
+
+Sent inside the transaction that made the change: a subscriber's writes, and the background tasks it
+queues (practices.tasks.enqueue_for_practice), are committed with the change or not at all.
+"""
 
 from django.dispatch import Signal
 

@@ -4,13 +4,13 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -175,11 +175,27 @@ def _turn_seconds() -> float:
     return settings.Q_CLUSTER.get("timeout", 60) / 2
 
 
-def _enqueue_run(patient_import: PatientImport) -> None:
-    schema_name = connection.schema_name
-    transaction.on_commit(
-        lambda: enqueue_for_practice("patients.imports.run_import", patient_import.pk, schema_name=schema_name)
+def _enqueue_run(patient_import: PatientImport):
+    # One task per import: a turn queued while the previous one is still running runs right after it.
+    return enqueue_for_practice("patients.imports.run_import", patient_import.pk, key=f"run_import:{patient_import.pk}")
+
+
+def redrive_stuck_imports(*, now: datetime | None = None) -> int:
+    """Queue again the imports left "queued" or "running" by a lost task; returns how many were queued.
+
+    An import whose task is waiting or running absorbs this (one task per import), so only a lost one
+    is started again; it carries on after its last saved progress.
+    """
+    now = now or timezone.now()
+    unfinished = PatientImport.objects.filter(
+        status__in=[PatientImport.Status.QUEUED, PatientImport.Status.RUNNING],
+        created_at__lt=now - timedelta(seconds=_turn_seconds() * 2),
     )
+    queued = 0
+    for patient_import in unfinished.order_by("pk")[:100]:
+        with transaction.atomic():
+            queued += _enqueue_run(patient_import) is not None
+    return queued
 
 
 def _import_row(patient_import: PatientImport, number: int, values: dict[str, str]) -> None:

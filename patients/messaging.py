@@ -1,18 +1,17 @@
 """SMS to patients: queueing with consent and quiet hours, delivery, STOP/START/HELP, delivery reports.
 
-Every SMS the practice sends goes through `queue_sms`, which logs a Message row and hands the
-sending to a task after commit; `deliver_message` (run by that task) re-checks the rules at send
+Every SMS the practice sends goes through `queue_sms`, which logs a Message row and queues the task
+that sends it in the same transaction; `deliver_message` (run by that task) re-checks the rules at send
 time and calls the backend from patients.sms.
 """
 
 import logging
 import string
 from datetime import datetime, time, timedelta
-from functools import partial
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from practices.selectors import current_practice
@@ -40,6 +39,11 @@ SETTLED = {
 # What the body of a settled sign-in code becomes: whoever reads the message log must not be able to sign in as
 # the patient with it.
 LOGIN_CODE_REDACTED = "(sign-in code, not kept after sending)"
+
+# A queued message the sweep finds older than this was lost on the way (its task too): it is sent again.
+STUCK_AFTER = timedelta(minutes=10)
+# ...unless it is older than this: a text that arrives a day late does more harm than good.
+STALE_AFTER = timedelta(days=1)
 
 # The carrier-standard keywords (the ones Twilio itself recognises), compared on the whole message.
 STOP_KEYWORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
@@ -94,17 +98,14 @@ def _marketing_refusal(patient: Patient | None) -> str:
     return ""
 
 
-def _enqueue_on_commit(message_id: int) -> None:
-    # Schema captured now: the callback may run after the connection has moved to another practice.
-    schema_name = connection.schema_name
-    transaction.on_commit(
-        partial(enqueue_for_practice, "patients.tasks.send_message", message_id, schema_name=schema_name)
-    )
+def _enqueue_send(message_id: int):
+    # In the caller's transaction: the message and the task that sends it are committed together.
+    return enqueue_for_practice("patients.tasks.send_message", message_id, key=f"send_message:{message_id}")
 
 
 @transaction.atomic
 def queue_sms(*, to: str, body: str, purpose: str, patient: Patient | None = None) -> Message:
-    """Log one SMS and send it after commit; marketing is suppressed without consent and waits out quiet hours."""
+    """Log one SMS and queue its sending with it; marketing is suppressed without consent and waits out quiet hours."""
     if purpose not in Message.Purpose.values:
         raise ValueError(f"Unknown SMS purpose {purpose!r}.")
     message = Message(patient=patient, to=normalize_phone(to), body=body, purpose=purpose)
@@ -117,7 +118,7 @@ def queue_sms(*, to: str, body: str, purpose: str, patient: Patient | None = Non
             message.send_after = send_after
     message.save()
     if message.status == Message.Status.QUEUED:
-        _enqueue_on_commit(message.pk)
+        _enqueue_send(message.pk)
     return message
 
 
@@ -138,6 +139,13 @@ def deliver_message(*, message_id: int) -> Message:
         if message.status in SETTLED:
             return message
         now = timezone.now()
+        if refusal := _too_late(message, now):
+            message.status = Message.Status.FAILED
+            message.error = refusal
+            if message.purpose == Message.Purpose.LOGIN_CODE:
+                message.body = LOGIN_CODE_REDACTED
+            message.save(update_fields=["status", "error", "body", "updated_at"])
+            return message
         if message.purpose == Message.Purpose.MARKETING:
             # A STOP may have arrived, or the message may have waited, since it was queued.
             if refusal := _marketing_refusal(message.patient):
@@ -190,9 +198,36 @@ def deliver_message(*, message_id: int) -> Message:
     return message
 
 
+def _too_late(message: Message, now: datetime) -> str:
+    """Why a message should no longer be sent (a sign-in code past its life, a day-old text), or ""."""
+    age = now - message.created_at
+    code_life = timedelta(seconds=settings.ACCOUNT_LOGIN_BY_CODE_TIMEOUT)
+    if message.purpose == Message.Purpose.LOGIN_CODE and age > code_life:
+        return "Not sent: the sign-in code had expired before it could be sent."
+    if message.status == Message.Status.QUEUED and age > STALE_AFTER:
+        return "Not sent: it could not be sent within a day."
+    return ""
+
+
+def redrive_stuck_messages(*, now: datetime | None = None) -> int:
+    """Queue again the practice's messages left "queued" with no task to send them; returns how many.
+
+    A message and its task are committed together, so this finds only what a lost task left behind;
+    queueing one whose task is still waiting changes nothing (one task per message).
+    """
+    now = now or timezone.now()
+    stuck = Message.objects.filter(
+        status=Message.Status.QUEUED, updated_at__lt=now - STUCK_AFTER, created_at__gte=now - STALE_AFTER * 2
+    ).values_list("pk", flat=True)
+    queued = 0
+    for message_id in stuck.order_by("pk")[:500]:
+        with transaction.atomic():
+            queued += _enqueue_send(message_id) is not None
+    return queued
+
+
 def release_waiting_messages() -> int:
     """Queue every message of the current practice whose quiet hours have ended; returns how many."""
-    schema_name = connection.schema_name
     with transaction.atomic():
         # skip_locked: two overlapping runs split the messages instead of queueing them twice.
         due = list(
@@ -203,9 +238,7 @@ def release_waiting_messages() -> int:
         )
         Message.objects.filter(pk__in=due).update(status=Message.Status.QUEUED, updated_at=timezone.now())
         for message_id in due:
-            transaction.on_commit(
-                partial(enqueue_for_practice, "patients.tasks.send_message", message_id, schema_name=schema_name)
-            )
+            _enqueue_send(message_id)
     return len(due)
 
 

@@ -1,16 +1,17 @@
 """Telling a patient something: the in-app inbox, web push and SMS, decided in one place.
 
-Every app notifies patients through `notify`; it writes the inbox item and sends on the channels
-the patient chose, after the transaction commits.
+Every app notifies patients through `notify`; it writes the inbox item and queues the sending on the
+channels the patient chose in the same transaction.
 """
 
 import base64
 import binascii
 import ipaddress
+import logging
 import re
 from urllib.parse import urlsplit
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -21,6 +22,8 @@ from . import push
 from .errors import PatientError
 from .models import Activity, Message, Notification, Patient, PushSubscription
 from .services import record_activity
+
+logger = logging.getLogger(__name__)
 
 PUSH_TASK = "patients.notification_tasks.send_push"
 # Host names that only make sense inside a network: the server must never be made to post there.
@@ -42,7 +45,8 @@ def notify(
     marketing: bool = False,
     sms_body: str | None = None,
 ) -> Notification:
-    """Put the message in the patient's inbox, then (after commit) push it and text it as the patient chose.
+    """Put the message in the patient's inbox, and queue its push and text as the patient chose, all in one
+    transaction (so neither is lost if the process stops after commit).
 
     Marketing SMS go through `queue_sms` as MARKETING, which holds back those without consent.
     """
@@ -52,14 +56,9 @@ def notify(
             patient=patient, title=title[:120], body=body, url=url, is_marketing=marketing
         )
         channels = ["inbox"]
-        schema_name = connection.schema_name
-        # Robust callbacks: the inbox item is committed either way, and a failing side channel is
-        # logged rather than turning the caller's request into an error.
         if patient.notify_by_push and push.is_configured() and patient.push_subscriptions.exists():
             channels.append("push")
-            transaction.on_commit(
-                lambda: enqueue_for_practice(PUSH_TASK, notification.pk, schema_name=schema_name), robust=True
-            )
+            enqueue_for_practice(PUSH_TASK, notification.pk, key=f"push:{notification.pk}")
         if patient.notify_by_sms and patient.phone:
             channels.append("sms")
             text = sms_body or _sms_text(title=title, body=body, url=url)
@@ -67,7 +66,7 @@ def notify(
                 # Carriers expect marketing texts to say how to opt out.
                 text += "\nReply STOP to opt out."
             purpose = Message.Purpose.MARKETING if marketing else Message.Purpose.TRANSACTIONAL
-            transaction.on_commit(lambda: _queue_sms(patient=patient, text=text, purpose=purpose), robust=True)
+            _queue_sms(patient=patient, text=text, purpose=purpose)
         record_activity(
             patient=patient,
             kind=Activity.Kind.MESSAGE_SENT,
@@ -81,7 +80,12 @@ def _queue_sms(*, patient: Patient, text: str, purpose: str) -> None:
     # Imported when a text is actually due, so that patients.messaging may import this module without a cycle.
     from .messaging import queue_sms
 
-    queue_sms(to=patient.phone, body=text, purpose=purpose, patient=patient)
+    try:
+        # A savepoint: a text that cannot be queued (a number that no longer parses) leaves the inbox item.
+        with transaction.atomic():
+            queue_sms(to=patient.phone, body=text, purpose=purpose, patient=patient)
+    except PatientError:
+        logger.warning("No text for patient %s: their number cannot be used", patient.pk, exc_info=True)
 
 
 def _sms_text(*, title: str, body: str, url: str) -> str:

@@ -1,5 +1,6 @@
 """Writes about patients: accounts, joining, profile, timeline. (SMS sending: patients.messaging.)"""
 
+import logging
 from datetime import date
 
 from django.db import connection, transaction
@@ -11,6 +12,8 @@ from .errors import PhoneTaken
 from .models import Activity, Patient
 from .phones import normalize_phone
 from .signals import patient_joined
+
+logger = logging.getLogger(__name__)
 
 
 def record_activity(
@@ -61,19 +64,21 @@ def create_patient(
 
 
 def announce_join(*, patient: Patient, arrived_from: str = "") -> None:
-    """Tell other apps (referrals) that the patient joined, once the transaction has committed."""
-    schema_name = connection.schema_name
-    transaction.on_commit(
-        lambda: patient_joined.send(
-            sender=Patient,
-            patient=patient,
-            signup_code=patient.signup_code,
-            arrived_from=arrived_from,
-            schema_name=schema_name,
-        ),
-        # The patient has joined whatever a subscriber does: a failure there is logged, not shown to them.
-        robust=True,
-    )
+    """Tell other apps (referrals) that the patient joined, in the join's transaction: what they record
+    (the patient's own code, the referral) is committed with the join or not at all."""
+    try:
+        # A savepoint: the patient has joined whatever a subscriber does; a failure there is logged, not
+        # shown to them, and rolls back only the subscriber's own writes.
+        with transaction.atomic():
+            patient_joined.send(
+                sender=Patient,
+                patient=patient,
+                signup_code=patient.signup_code,
+                arrived_from=arrived_from,
+                schema_name=connection.schema_name,
+            )
+    except Exception:
+        logger.exception("A subscriber failed on the join of patient %s", patient.pk)
 
 
 def _join_summary(source: str, code: str) -> str:

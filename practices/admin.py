@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
-from .models import Domain, Practice, StaffMember, SupportEscalation
+from .models import BackgroundTask, Domain, Practice, StaffMember, SupportEscalation
+from .tasks import retry_failed
 
 
 class PublicOnlyAdmin(admin.ModelAdmin):
@@ -64,3 +65,25 @@ class SupportEscalationAdmin(PublicOnlyAdmin):
 
             obj.resolved_at = timezone.now()
         super().save_model(request, obj, form, change)
+
+
+@admin.register(BackgroundTask)
+class BackgroundTaskAdmin(PublicOnlyAdmin):
+    """What the worker did, is doing and gave up on: operators retry failed tasks from here."""
+
+    list_display = ["id", "func", "schema_name", "status", "attempts", "created_at", "run_after", "finished_at"]
+    list_filter = ["status", "func"]
+    search_fields = ["func", "schema_name", "key", "last_error"]
+    readonly_fields = [field.name for field in BackgroundTask._meta.fields]
+    actions = ["retry"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Retry the selected failed tasks")
+    def retry(self, request, queryset):
+        count = retry_failed(task_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} failed task(s) queued again.")

@@ -171,3 +171,56 @@ class CodeDirectory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} → {self.practice_id}"
+
+
+class BackgroundTask(models.Model):
+    """Work that a change causes, written in the same transaction as the change (a transactional outbox).
+
+    Lives in the public schema so one worker query finds every practice's due work. After commit the
+    task is handed to the queue at once; if that hand-over is lost (broker down, worker killed), the
+    sweep in practices.tasks hands it over again. What the task does is idempotent by the database, so
+    running it twice changes nothing the second time.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    schema_name = models.CharField(max_length=63)
+    func = models.CharField(max_length=200, help_text="Dotted path of the function, run in the practice's schema.")
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    # At most one unfinished task per key and practice; a key whose task finished may be queued again.
+    key = models.CharField(max_length=200, null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # Set while it runs when the same key is queued again: the run finishes as PENDING, to run once more.
+    run_again = models.BooleanField(default=False)
+    attempts = models.PositiveIntegerField(default=0)
+    # When the sweep may hand it to the queue (again): after a grace period, or the back-off after a failure.
+    run_after = models.DateTimeField()
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["schema_name", "key"], condition=models.Q(key__isnull=False), name="practices_task_key"
+            ),
+        ]
+        indexes = [
+            # The sweep's scan: unfinished tasks by when they are due.
+            models.Index(
+                fields=["run_after"],
+                condition=models.Q(status__in=["pending", "running"]),
+                name="practices_task_due",
+            ),
+            models.Index(fields=["status", "finished_at"], name="practices_task_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.func} [{self.schema_name}] #{self.pk}"

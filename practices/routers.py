@@ -3,7 +3,7 @@ from django_tenants.utils import get_public_schema_name
 
 # The practices app is installed in both the public and the practice schemas, but each of
 # its models belongs to one side only: the practice registry is public, staff are per practice.
-PUBLIC_ONLY_MODELS = {"practice", "domain", "supportescalation", "codedirectory"}
+PUBLIC_ONLY_MODELS = {"practice", "domain", "supportescalation", "codedirectory", "backgroundtask"}
 
 
 class PracticeRouter:

@@ -6,6 +6,7 @@ from django_tenants.utils import get_public_schema_name
 
 DAILY_SCHEDULE_NAME = "Daily jobs for every practice"
 FREQUENT_SCHEDULE_NAME = "Frequent jobs for every practice"
+REDRIVE_SCHEDULE_NAME = "Re-drive background tasks"
 
 
 def ensure_daily_schedule(sender, **kwargs) -> None:
@@ -29,6 +30,16 @@ def ensure_daily_schedule(sender, **kwargs) -> None:
             func="practices.tasks.run_frequent_jobs",
             schedule_type=Schedule.MINUTES,
             minutes=5,
+            next_run=now,
+            repeats=-1,
+        )
+    if not Schedule.objects.filter(name=REDRIVE_SCHEDULE_NAME).exists():
+        # The outbox sweep: tasks whose hand-over to the queue was lost, or that failed and are due again.
+        Schedule.objects.create(
+            name=REDRIVE_SCHEDULE_NAME,
+            func="practices.tasks.redrive_tasks",
+            schedule_type=Schedule.MINUTES,
+            minutes=1,
             next_run=now,
             repeats=-1,
         )

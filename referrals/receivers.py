@@ -26,13 +26,17 @@ def on_purchase_recorded(sender, purchase, schema_name, **kwargs) -> None:
     # Most purchases are not a referred patient's first: only those with a pending referral queue a task.
     with in_practice_schema(schema_name):
         if Referral.objects.filter(referred_id=purchase.patient_id, status=Referral.Status.PENDING).exists():
-            enqueue_for_practice("referrals.tasks.qualify", purchase.pk, schema_name=schema_name)
+            enqueue_for_practice(
+                "referrals.tasks.qualify", purchase.pk, schema_name=schema_name, key=f"qualify:{purchase.pk}"
+            )
 
 
 def on_purchase_refunded(sender, refund, schema_name, **kwargs) -> None:
     with in_practice_schema(schema_name):
         if Referral.objects.filter(qualifying_purchase_id=refund.purchase_id).exists():
-            enqueue_for_practice("referrals.tasks.claw_back", refund.pk, schema_name=schema_name)
+            enqueue_for_practice(
+                "referrals.tasks.claw_back", refund.pk, schema_name=schema_name, key=f"claw_back:{refund.pk}"
+            )
 
 
 def on_staff_saved(sender, instance, created, **kwargs) -> None:

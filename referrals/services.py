@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import CharField, Exists, F, OuterRef, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from accounts.models import User
@@ -23,7 +24,7 @@ from patients.models import Activity, Message, Patient
 from patients.notifications import notify
 from patients.phones import normalize_phone
 from patients.services import patient_by_phone, record_activity
-from practices.models import Practice, SupportEscalation
+from practices.models import BackgroundTask, Practice, SupportEscalation
 from practices.selectors import current_practice, practice_url
 from practices.tasks import enqueue_for_practice
 from rewards.models import Reward
@@ -52,6 +53,10 @@ TEXT_INVITES_PER_DAY = 5
 SAME_NUMBER_DAYS = 7
 # A POS clock may run a little behind ours: purchases dated this much before the sign-up still count.
 PURCHASE_CLOCK_SKEW = timedelta(hours=1)
+# The sweep of referrals left half-way: how long the usual path has before it steps in, and how far back
+# it looks for purchases whose qualification was never queued (within the life of finished task rows).
+REDRIVE_AFTER = timedelta(minutes=5)
+REDRIVE_WINDOW = timedelta(days=3)
 
 
 class ReferralError(PatientError):
@@ -224,6 +229,46 @@ def _announce_signup(referral: Referral, patient: Patient) -> None:
 # ---------------------------------------------------------------- qualification and rewards
 
 
+def redrive_stuck_referrals(*, now: datetime | None = None) -> int:
+    """Queue again the work of referrals a lost task left half-way; returns how many tasks were queued.
+
+    - "qualified" for a while but not rewarded: the rewards task again (it gives each reward once);
+    - "pending" although the friend made a purchase of at least the minimum since joining, for which no
+      qualification task was ever recorded (purchases recorded before tasks were written with them).
+    A task still waiting absorbs the new one, so nothing is queued twice.
+    """
+    now = now or timezone.now()
+    queued = 0
+    qualified = Referral.objects.filter(status=Referral.Status.QUALIFIED, qualified_at__lt=now - REDRIVE_AFTER)
+    for referral_id in qualified.order_by("pk").values_list("pk", flat=True)[:500]:
+        with transaction.atomic():
+            task = enqueue_for_practice(
+                "referrals.tasks.issue_rewards", referral_id, key=f"issue_rewards:{referral_id}"
+            )
+        queued += task is not None
+
+    recorded = BackgroundTask.objects.filter(
+        schema_name=connection.schema_name, key=Concat(Value("qualify:"), Cast(OuterRef("pk"), CharField()))
+    )
+    waiting = (
+        Purchase.objects.filter(
+            patient__referral__status=Referral.Status.PENDING,
+            total_cents__gte=referral_settings().min_purchase_cents,
+            purchased_at__gte=F("patient__referral__created_at") - PURCHASE_CLOCK_SKEW,
+            created_at__range=(now - REDRIVE_WINDOW, now - REDRIVE_AFTER),
+        )
+        .exclude(Exists(recorded))
+        .order_by("patient_id", "purchased_at", "pk")
+        .distinct("patient_id")
+        .values_list("pk", flat=True)
+    )
+    for purchase_id in list(waiting[:500]):
+        with transaction.atomic():
+            task = enqueue_for_practice("referrals.tasks.qualify", purchase_id, key=f"qualify:{purchase_id}")
+        queued += task is not None
+    return queued
+
+
 def qualify(*, purchase_id: int) -> Referral | None:
     """The referred patient's first purchase at or above the minimum qualifies their referral; the
     rewards then go out in a task of their own. Any later purchase finds nothing pending."""
@@ -256,10 +301,7 @@ def qualify(*, purchase_id: int) -> Referral | None:
                 summary=f"{short_name(referral.referred)}'s referral qualified (first purchase)",
                 data=data,
             )
-        schema_name = connection.schema_name
-        transaction.on_commit(
-            lambda: enqueue_for_practice("referrals.tasks.issue_rewards", referral.pk, schema_name=schema_name)
-        )
+        enqueue_for_practice("referrals.tasks.issue_rewards", referral.pk, key=f"issue_rewards:{referral.pk}")
     return referral
 
 

@@ -15,3 +15,8 @@ def issue_rewards(referral_id: int) -> int:
 def claw_back(refund_id: int) -> int | None:
     referral = services.claw_back(refund_id=refund_id)
     return referral.pk if referral else None
+
+
+def redrive_stuck_referrals() -> int:
+    """Listed in settings.PRACTICE_FREQUENT_JOBS: re-drives referrals a lost task left half-way."""
+    return services.redrive_stuck_referrals()

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from patients import notifications, sms
 from patients.models import Activity, Message, Notification, PushSubscription
+from practices.models import BackgroundTask
 from tests.factories import PatientFactory
 from tests.patients.notify_helpers import FakePushService, browser_keys, new_endpoint, subscribe
 
@@ -176,8 +177,13 @@ def test_nothing_leaves_before_the_transaction_commits(alpha, settings, django_c
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         notifications.notify(patient=patient, title="Your voucher is ready", body="")
 
+    # The text and the push are queued with the inbox item, and handed to the worker only after commit.
     assert len(callbacks) == 2
-    assert Message.objects.count() == 0
+    assert Message.objects.get().status == Message.Status.QUEUED
+    assert set(BackgroundTask.objects.filter(schema_name=alpha.schema_name).values_list("func", flat=True)) == {
+        "patients.tasks.send_message",
+        notifications.PUSH_TASK,
+    }
     assert sms.outbox == []
 
 

@@ -19,6 +19,7 @@ from patients.messaging import (
 from patients.models import Activity, Message
 from patients.sms import SmsPermanentError, SmsTemporaryError, outbox, reset_outbox
 from patients.tasks import send_message
+from practices.models import BackgroundTask
 from practices.tasks import run_frequent_jobs
 from tests.factories import PatientFactory
 
@@ -302,12 +303,16 @@ def test_a_temporary_error_in_the_queue_leaves_the_message_for_the_retry(
     alpha, monkeypatch, django_capture_on_commit_callbacks
 ):
     monkeypatch.setattr(sms, "get_backend", lambda: FakeBackend(SmsTemporaryError("Could not reach Twilio")))
-    # The task raises so django-q2 runs it again later (in the synchronous test queue the error surfaces here).
-    with pytest.raises(SmsTemporaryError), django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True):
         queue_sms(to="+14155552671", body="Your reward is ready.", purpose="transactional")
 
     message = Message.objects.get(body="Your reward is ready.")
     assert (message.status, message.attempts) == (Message.Status.QUEUED, 1)
+    # The task failed and waits for its retry.
+    task = BackgroundTask.objects.get(key=f"send_message:{message.pk}")
+    assert (task.status, task.attempts) == (BackgroundTask.Status.PENDING, 1)
+    assert "Could not reach Twilio" in task.last_error
+    assert task.run_after > timezone.now()
 
 
 def test_a_permanent_error_fails_the_message_at_once(alpha, monkeypatch):
