@@ -6,11 +6,9 @@ schema) to seed their own data: patients, purchases, rewards, referrals.
 
 from dataclasses import dataclass
 
-from django.conf import settings
-
 from accounts.models import User
 
-from .models import Domain, Practice, StaffMember
+from .models import Practice, StaffMember
 from .services import add_staff_member, create_practice
 
 
@@ -29,15 +27,6 @@ DEMO_STAFF = [
     DemoLogin("manager", "Marcus Meyer", "manager@demo.example", "demo-manager-pass"),
     DemoLogin("front_desk", "Fiona Diaz", "desk@demo.example", "demo-desk-pass"),
 ]
-
-
-def ensure_platform() -> Practice:
-    """The public (platform) row django-tenants routes the base domain to."""
-    platform, _ = Practice.objects.get_or_create(
-        schema_name=settings.PUBLIC_SCHEMA_NAME, defaults={"name": "Platform", "slug": "platform"}
-    )
-    Domain.objects.get_or_create(domain=settings.BASE_DOMAIN, defaults={"tenant": platform, "is_primary": True})
-    return platform
 
 
 def ensure_demo_practice() -> Practice:

@@ -29,3 +29,7 @@ class SlugTaken(PracticeError):
 
 class InvalidOwner(PracticeError):
     code = "invalid_owner"
+
+
+class PlatformDomainRefused(PracticeError):
+    code = "platform_domain_refused"

@@ -6,11 +6,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django_tenants.utils import schema_exists, tenant_context
+from django_tenants.utils import get_public_schema_name, schema_context, schema_exists, tenant_context
 
 from accounts.models import User
 
-from .errors import InvalidOwner, InvalidSlug, SlugTaken
+from .errors import InvalidOwner, InvalidSlug, PlatformDomainRefused, SlugTaken
 from .models import Domain, Practice, StaffMember, new_invite_code
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
@@ -110,3 +110,88 @@ def add_staff_member(
         user = User.objects.create_user(email=email, password=issued, first_name=first_name, last_name=last_name)
         member = StaffMember.objects.create(user=user, role=role, must_change_password=password is None)
     return member, issued
+
+
+@dataclass(frozen=True)
+class PlatformSetup:
+    practice: Practice
+    changes: list[str]  # what was created or repaired now; empty when everything was in place
+
+
+@transaction.atomic
+def ensure_platform(*, domain: str | None = None) -> PlatformSetup:
+    """The platform's own row (the public schema) and the primary Domain routing BASE_DOMAIN to it.
+
+    Creates or repairs what is missing and changes nothing when all is in place. Routing finds the
+    platform by BASE_DOMAIN, so another domain is refused.
+    """
+    base_domain = settings.BASE_DOMAIN.lower()
+    domain = (domain or base_domain).strip().lower()
+    if domain != base_domain:
+        raise PlatformDomainRefused(
+            f"The platform is served at BASE_DOMAIN ({base_domain}), and practices at <slug>.{base_domain}; "
+            f"to serve it at {domain}, set BASE_DOMAIN={domain} in the environment of every process.",
+            field="domain",
+        )
+    changes = []
+    platform, created = Practice.objects.get_or_create(
+        schema_name=settings.PUBLIC_SCHEMA_NAME, defaults={"name": "Platform", "slug": "platform"}
+    )
+    if created:
+        changes.append("created the platform's row (public schema)")
+    elif not platform.is_active:
+        # An inactive row makes routing answer 404 for the platform host.
+        platform.is_active = True
+        platform.save(update_fields=["is_active"])
+        changes.append("reactivated the platform's row")
+    routed = Domain.objects.select_related("tenant").filter(domain=domain).first()
+    if routed is None:
+        Domain.objects.create(domain=domain, tenant=platform, is_primary=True)
+        changes.append(f"added the domain {domain}")
+    elif routed.tenant_id != platform.pk:
+        raise PlatformDomainRefused(
+            f"The domain {domain} is routed to the practice “{routed.tenant.name}”; remove it there first.",
+            field="domain",
+        )
+    elif not routed.is_primary:
+        routed.is_primary = True
+        routed.save()  # the other domains of the platform stop being primary
+        changes.append(f"made {domain} the platform's primary domain")
+    return PlatformSetup(practice=platform, changes=changes)
+
+
+def ensure_platform_schedules() -> list[str]:
+    """The background schedules the public schema's post_migrate hook creates; returns those created now."""
+    from django_q.models import Schedule
+
+    from .signals import ensure_daily_schedule
+
+    with schema_context(get_public_schema_name()):
+        before = set(Schedule.objects.values_list("name", flat=True))
+        ensure_daily_schedule(sender=None)
+        return sorted(set(Schedule.objects.values_list("name", flat=True)) - before)
+
+
+@dataclass(frozen=True)
+class PlatformOperator:
+    user: User
+    password: str | None  # the one-time password when the account was created now, else None
+
+
+def ensure_platform_operator(*, email: str) -> PlatformOperator:
+    """A platform operator (a superuser in the public schema) with this email.
+
+    Creates one with a generated one-time password when no account uses the email; otherwise changes
+    nothing (an existing account keeps its password and permissions).
+    """
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidOwner(f"“{email}” is not a valid email address.", field="operator_email") from None
+    with schema_context(get_public_schema_name()), transaction.atomic():
+        existing = User.objects.filter(email__iexact=email).first()
+        if existing is not None:
+            return PlatformOperator(user=existing, password=None)
+        password = secrets.token_urlsafe(12)
+        user = User.objects.create_superuser(email=email, password=password)
+    return PlatformOperator(user=user, password=password)

@@ -19,8 +19,7 @@ OWNER_PASSWORD = "owner-pass-1234"
 
 
 def _ensure_practices() -> None:
-    from practices.demo import ensure_platform
-    from practices.services import create_practice
+    from practices.services import create_practice, ensure_platform
 
     ensure_platform()
     for slug, spec in PRACTICES.items():

@@ -7,6 +7,7 @@ from django_tenants.utils import tenant_context
 
 from practices import demo
 from practices.selectors import practice_url, site_url
+from practices.services import ensure_platform
 
 
 @contextmanager
@@ -29,7 +30,7 @@ class Command(BaseCommand):
         from django.conf import settings
 
         demo.OPTIONS["patients"] = options["patients"]
-        demo.ensure_platform()
+        ensure_platform()
         practice = demo.ensure_demo_practice()
         # While the history is written (with the clock set to each event), background tasks run at once,
         # so what they do (e.g. referral rewards after a purchase) is dated with the event; the texts
