@@ -82,6 +82,7 @@ DEFAULT_NOT_FOUND_TENANT_VIEW = "practices.views.unknown_host"
 DATABASE_ROUTERS = ["practices.routers.PracticeRouter", "django_tenants.routers.TenantSyncRouter"]
 
 MIDDLEWARE = [
+    "practices.health.HealthMiddleware",  # /healthz, before the practice lookup (which needs the database)
     "practices.middleware.PracticeMiddleware",
     "practices.middleware.reject_nul_bytes",
     "config.api_errors.JsonTooDeep",
@@ -346,3 +347,10 @@ SMS_QUIET_HOURS = (21, 9)
 VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY", "")
 VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY", "")
 VAPID_CONTACT = os.environ.get("VAPID_CONTACT", "mailto:support@example.com")
+
+# ---------------------------------------------------------------- health (/healthz, docs/operations.md)
+# With a token, `Authorization: Bearer <token>` shows the checks' details on any host (the platform host
+# always shows them; practice hosts and bare addresses get the status and the failing checks only).
+HEALTHZ_TOKEN = os.environ.get("HEALTHZ_TOKEN", "")
+# Workers count as down when no worker cluster has reported for this many seconds.
+HEALTHZ_WORKER_GRACE = int(os.environ.get("HEALTHZ_WORKER_GRACE", "60"))

@@ -11,14 +11,12 @@ from loyalty import urls_pos as pos_urls
 from patients import urls as patient_urls
 from patients import urls_notifications as notification_urls
 from practices import urls as practice_urls
-from practices.health import healthz
 from referrals import urls as referrals_urls
 from referrals import urls_api as referrals_api_urls
 from rewards import urls as rewards_urls
 from rewards import urls_api as rewards_api_urls
 
 urlpatterns = [
-    path("healthz", healthz, name="healthz"),
     # The API first: the POS posts hundreds of sales a second, and each pattern tried before a match costs.
     path(
         "api/v1/",

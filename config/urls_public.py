@@ -6,11 +6,9 @@ from django.contrib import admin
 from django.urls import path
 
 from practices import api, views
-from practices.health import healthz
 
 urlpatterns = [
     path("", views.platform_home, name="platform_home"),
-    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/practices/resolve", api.ResolvePractice.as_view(), name="resolve_practice"),
 ]

@@ -6,14 +6,13 @@ from django.http import HttpResponseBadRequest, HttpResponseNotFound
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name, get_tenant_domain_model
 
-from .health import healthz
 from .models import Domain, Practice
 
 
 class PracticeMiddleware(TenantMainMiddleware):
     """Route each request to its practice by host; inactive practices are unknown hosts.
 
-    `/healthz` answers on any host (load balancers probe by IP).
+    (`/healthz` is answered before this runs, on any host: practices.health.HealthMiddleware.)
     """
 
     def process_request(self, request):
@@ -45,11 +44,6 @@ class PracticeMiddleware(TenantMainMiddleware):
         if row is None:
             raise domain_model.DoesNotExist
         return Practice.from_db(connection.alias, [field.attname for field in Practice._meta.concrete_fields], row)
-
-    def no_tenant_found(self, request, hostname):
-        if request.path == "/healthz":
-            return healthz(request)
-        return super().no_tenant_found(request, hostname)
 
 
 @cache
