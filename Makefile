@@ -8,6 +8,10 @@ PORT ?= 8000
 
 .PHONY: run test setup browser lint format bench bench-dashboard bench-pos stop-db clean-data
 
+# The settings are production-safe by default (DEBUG off, refusing to start without SECRET_KEY, SMS_BACKEND
+# and EMAIL_URL); these development targets turn DEBUG on unless the environment already says otherwise.
+run test bench bench-dashboard bench-pos: export DEBUG ?= true
+
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip

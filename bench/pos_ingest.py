@@ -146,14 +146,17 @@ def start_gunicorn(port: int, workers: int, threads: int, log) -> subprocess.Pop
         **os.environ,
         # Production-like: no debug cursor wrappers or query log; plain HTTP on the loopback.
         "DEBUG": "0",
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-" + secrets.token_hex(16)),
+        "SECRET_KEY": os.environ.get("SECRET_KEY", secrets.token_urlsafe(50)),
+        "SMS_BACKEND": "locmem",
+        "EMAIL_URL": "locmemmail://",
         "SECURE_SSL_REDIRECT": "0",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "WARNING",  # no access line per request
     }
+    # gunicorn.conf.py applies; workers are not recycled during a run.
     command = [
         sys.executable, "-m", "gunicorn", "config.wsgi:application",
         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-        "--log-level", "warning", "--graceful-timeout", "5",
+        "--log-level", "warning", "--graceful-timeout", "5", "--max-requests", "0",
     ]  # fmt: skip
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
 

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config import log_context
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / ".data"))
@@ -21,10 +24,26 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 TESTING = "pytest" in sys.modules
 
-DEBUG = env_bool("DEBUG", default=True)
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
-if not DEBUG and SECRET_KEY.startswith("dev-only"):
-    raise RuntimeError("Set SECRET_KEY when DEBUG is off.")
+# Off unless the environment turns it on: `make run` and `make test` set DEBUG=true, and a test run that
+# does not say counts as development, so plain `pytest` works. A process started with DEBUG=false (or
+# with no DEBUG at all, outside the tests) is production and refuses to start half-configured.
+DEBUG = env_bool("DEBUG", default=TESTING)
+# What is missing or wrong (production must set more), all reported at once in "start or refuse" below.
+_PROBLEMS: list[str] = []
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if DEBUG:
+    SECRET_KEY = SECRET_KEY or "dev-only-insecure-key-change-me-in-production"
+elif (
+    len(SECRET_KEY) < 50
+    or len(set(SECRET_KEY)) < 5  # Django's own rule for a key strong enough (check --deploy, W009)
+    or SECRET_KEY.startswith(("dev-only", "django-insecure-"))
+):
+    _PROBLEMS.append(
+        "SECRET_KEY is "
+        + ("missing" if not SECRET_KEY else "a development or weak key (50+ characters, 5+ different ones)")
+        + '. Make one with: python -c "import secrets; print(secrets.token_urlsafe(50))"'
+    )
 
 # Practices live at <slug>.<BASE_DOMAIN>; the platform itself at BASE_DOMAIN.
 BASE_DOMAIN = os.environ.get("BASE_DOMAIN", "localhost")
@@ -82,8 +101,11 @@ DEFAULT_NOT_FOUND_TENANT_VIEW = "practices.views.unknown_host"
 DATABASE_ROUTERS = ["practices.routers.PracticeRouter", "django_tenants.routers.TenantSyncRouter"]
 
 MIDDLEWARE = [
+    # First, so that every response carries its X-Request-ID and every log line of the request its id.
+    "config.request_id.RequestIdMiddleware",
     "practices.health.HealthMiddleware",  # /healthz, before the practice lookup (which needs the database)
     "practices.middleware.PracticeMiddleware",
+    "config.request_id.PracticeLogMiddleware",
     "practices.middleware.reject_nul_bytes",
     "config.api_errors.JsonTooDeep",
     "django.middleware.security.SecurityMiddleware",
@@ -119,12 +141,14 @@ TEMPLATES = [
 
 # ---------------------------------------------------------------- database
 if os.environ.get("DATABASE_URL"):
-    _database = dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)
+    _database = dj_database_url.parse(os.environ["DATABASE_URL"])
 else:
     from config.embedded_db import start as _start_embedded_postgres
 
     _database = _start_embedded_postgres(DATA_DIR)
-    _database["CONN_MAX_AGE"] = 60
+# Seconds a connection is kept for the next request. Off in development: runserver serves each request on a
+# thread of its own, and a connection kept by every one of them would add up to PostgreSQL's limit.
+_database["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "0" if DEBUG else "60"))
 # django-tenants' backend, which sets the practice's search_path; ours skips setting it again when a
 # request enters the practice the connection is already in (config/db_backend/base.py).
 _database["ENGINE"] = "config.db_backend"
@@ -318,15 +342,22 @@ if env_bool("BEHIND_PROXY"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "pgserver": {"level": "WARNING"},
-        "django_q": {"level": "WARNING" if TESTING else "INFO"},
-    },
+# ---------------------------------------------------------------- logs
+# Every line has its time (UTC), level, logger, request id and practice (config/log_context.py): readable
+# text, or one JSON object per line with LOG_FORMAT=json. Application lines go to stderr, gunicorn's access
+# lines (one per request, with the request id) to stdout; gunicorn.conf.py starts from the same config.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in {"text", "json"}:
+    _PROBLEMS.append(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
+    LOG_FORMAT = "text"
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+LOGGING = log_context.logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+LOGGING["loggers"] |= {
+    # Django's own handlers (a plain console one in debug, runserver's request lines) give way to ours.
+    "django": {"handlers": [], "propagate": True},
+    "django.server": {"handlers": [], "propagate": True},
+    "pgserver": {"level": "WARNING"},
+    "django-q": {"level": "WARNING" if TESTING else "INFO"},
 }
 
 # Emails are unique case-insensitively (a functional unique constraint on accounts.User),
@@ -336,8 +367,14 @@ LOGGING = {
 SILENCED_SYSTEM_CHECKS = ["auth.W004", "account.W001"]
 
 # ---------------------------------------------------------------- SMS and notifications
-# "twilio" in production, "console" (prints messages) in development, "locmem" in tests.
-SMS_BACKEND = os.environ.get("SMS_BACKEND", "locmem" if TESTING else "console")
+# "twilio" in production, "console" (prints messages) in development, "locmem" in tests. Production names
+# it: a default there would print patients' sign-in codes to the log instead of texting them.
+SMS_BACKEND = os.environ.get("SMS_BACKEND") or ("locmem" if TESTING else "console" if DEBUG else "")
+if not SMS_BACKEND:
+    _PROBLEMS.append(
+        "SMS_BACKEND is not set: twilio (with TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and a sender), "
+        "or console to write texts to the log."
+    )
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
@@ -347,6 +384,67 @@ SMS_QUIET_HOURS = (21, 9)
 VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY", "")
 VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY", "")
 VAPID_CONTACT = os.environ.get("VAPID_CONTACT", "mailto:support@example.com")
+
+# ---------------------------------------------------------------- email
+# Password resets and staff mail. EMAIL_URL: smtp://user:password@host:587, smtp+tls://... (STARTTLS),
+# smtp+ssl://... (TLS from the start), consolemail:// (prints), locmemmail:// (kept in memory);
+# user and password percent-encoded. Production names it; development prints, tests keep mail in memory.
+_EMAIL_SCHEME_ALIASES = {"console": "consolemail", "locmem": "memorymail", "locmemmail": "memorymail"}
+_email_url = os.environ.get("EMAIL_URL") or ("locmemmail://" if TESTING else "consolemail://" if DEBUG else "")
+_email: dict = {"EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+if not _email_url:
+    _PROBLEMS.append(
+        "EMAIL_URL is not set: e.g. smtp+tls://user:password@smtp.example.com:587, "
+        "or consolemail:// to write emails to the log."
+    )
+else:
+    import environ
+
+    _scheme, _, _rest = _email_url.partition("://")
+    try:
+        _email = environ.Env.email_url_config(f"{_EMAIL_SCHEME_ALIASES.get(_scheme, _scheme)}://{_rest}")
+    except ImproperlyConfigured:
+        _PROBLEMS.append(
+            f"EMAIL_URL has an unknown scheme {_scheme!r}: use smtp, smtp+tls, smtp+ssl, consolemail or locmemmail."
+        )
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+EMAIL_TIMEOUT = 10  # seconds; a stalled mail server must not hold a web worker for good
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", f"no-reply@{BASE_DOMAIN}")
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+# Links in emails (password reset) use the practice's host from the request; behind a proxy that ends TLS
+# they must still say https.
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = SITE_SCHEME
+
+# ---------------------------------------------------------------- error reporting
+# Sentry when SENTRY_DSN is set, with patients' data scrubbed from what is sent (config/sentry.py).
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT") or ("development" if DEBUG else "production")
+try:
+    SENTRY_TRACES_SAMPLE_RATE = float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE") or 0)
+except ValueError:
+    SENTRY_TRACES_SAMPLE_RATE = -1.0
+if not 0 <= SENTRY_TRACES_SAMPLE_RATE <= 1:
+    _PROBLEMS.append("SENTRY_TRACES_SAMPLE_RATE must be a number from 0 to 1.")
+
+# ---------------------------------------------------------------- start or refuse
+if _PROBLEMS:
+    raise ImproperlyConfigured(
+        "The settings are incomplete or invalid"
+        + ("" if DEBUG else " (DEBUG is off: production)")
+        + ":\n"
+        + "\n".join(f"- {problem}" for problem in _PROBLEMS)
+        + ("" if DEBUG else "\nFor development, set DEBUG=true (make run and make test do).")
+    )
+if SENTRY_DSN:
+    from config.sentry import init_sentry
+
+    init_sentry(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)
 
 # ---------------------------------------------------------------- health (/healthz, docs/operations.md)
 # With a token, `Authorization: Bearer <token>` shows the checks' details on any host (the platform host

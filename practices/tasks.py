@@ -120,8 +120,13 @@ def _grace_end() -> datetime:
 
 def run_task(task_id: int) -> str:
     """Worker side: run one queued task in its practice's schema, once, and record how it went."""
-    if not _try_lock(task_id):
-        return "running elsewhere"
+    try:
+        if not _try_lock(task_id):
+            return "running elsewhere"
+    except DatabaseError:
+        # The database is down: nothing ran, nothing was recorded, and the sweep hands the task over again.
+        logger.warning("Task %s not run: the database is unavailable", task_id, exc_info=True)
+        return "database unavailable"
     try:
         return _run_locked(task_id)
     finally:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 
 from django.db import connection
 
-from practices.models import Practice
+from practices.models import BackgroundTask, Practice
 from practices.services import create_practice
 
 
@@ -39,6 +39,8 @@ def throwaway_practice(django_db_blocker, *, prefix: str, name: str) -> Iterator
     yield practice
     with django_db_blocker.unblock():
         connection.set_schema_to_public()
+        # Its background tasks live in the public schema, which no flush empties.
+        BackgroundTask.objects.filter(schema_name=practice.schema_name).delete()
         practice.delete(force_drop=True)
         assert not Practice.objects.filter(slug=slug).exists()
 

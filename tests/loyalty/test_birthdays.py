@@ -5,8 +5,10 @@ from datetime import UTC, date, datetime
 import pytest
 import time_machine
 
+from loyalty.errors import ActionLimitReached
 from loyalty.jobs import run_daily_jobs
 from loyalty.models import ActionAward, EarningAction
+from loyalty.services import award_action
 from patients.models import Notification, Patient
 from tests.factories import EarningActionFactory, PatientFactory
 
@@ -170,3 +172,19 @@ def test_an_unlimited_birthday_action_is_still_given_once_per_birthday(birthday_
     run_at(at(2026, 5, 6, 15))  # still in the catch-up week
     run_at(at(2027, 5, 5, 15))
     assert ActionAward.objects.filter(patient=patient).count() == 2
+
+
+def test_an_unlimited_birthday_action_is_still_given_once_a_year_even_when_two_runs_race(birthday_action):
+    """The database refuses the second award (the birthday's year is its key), not only the job's own check."""
+    birthday_action.limit = EarningAction.Limit.UNLIMITED
+    birthday_action.save(update_fields=["limit"])
+    patient = born(date(1985, 6, 1))
+    with time_machine.travel(at(2026, 6, 1, 15), tick=False):
+        award_action(patient=patient, action=birthday_action, note="Birthday 2026", occasion="2026")
+        # A second run that read "not celebrated yet" before the first committed.
+        with pytest.raises(ActionLimitReached):
+            award_action(patient=patient, action=birthday_action, note="Birthday 2026", occasion="2026")
+    assert run_at(at(2026, 6, 1, 16))["birthdays"] == 0
+    assert awards(patient) == ["2026"]
+    assert run_at(at(2027, 6, 1, 16))["birthdays"] == 1
+    assert awards(patient) == ["2026", "2027"]
