@@ -123,7 +123,9 @@ def test_a_task_another_worker_is_running_is_skipped(alpha):
             cursor.execute("SELECT pg_advisory_lock(%s, %s)", [tasks.TASK_LOCK_CLASS, task.pk])
             locked.set()
             release.wait(10)
-        connections["default"].close()  # its session ends, and the lock with it
+            # Released before the connection closes: PostgreSQL frees a closed session's locks a moment later.
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [tasks.TASK_LOCK_CLASS, task.pk])
+        connections["default"].close()
 
     thread = threading.Thread(target=other_worker)
     thread.start()
