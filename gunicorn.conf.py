@@ -9,7 +9,7 @@ import sys
 # The project's modules, also when gunicorn is started from elsewhere with --config or --chdir.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from config.log_context import logging_config
+from practices.log_context import logging_config
 
 
 def _int(name: str, default: int) -> int:

@@ -1,4 +1,4 @@
-"""Request ids and the practice, for the log lines of a request (config.log_context).
+"""Request ids and the practice, for the log lines of a request (practices.log_context).
 
 `RequestIdMiddleware` (first in MIDDLEWARE) takes the proxy's `X-Request-ID` when it is a plain token, or
 makes one, and sends it back in the response's `X-Request-ID`, so an operator can go from a user's report
@@ -18,7 +18,7 @@ from django.core.signals import request_finished
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
-from config import log_context
+from practices import log_context
 
 HEADER = "X-Request-ID"
 # What a proxy or client may choose as the id: short, and nothing that could forge or split a log line.

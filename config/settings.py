@@ -9,7 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config import log_context
+from practices import log_context
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / ".data"))
@@ -343,7 +343,7 @@ if env_bool("BEHIND_PROXY"):
     USE_X_FORWARDED_HOST = True
 
 # ---------------------------------------------------------------- logs
-# Every line has its time (UTC), level, logger, request id and practice (config/log_context.py): readable
+# Every line has its time (UTC), level, logger, request id and practice (practices/log_context.py): readable
 # text, or one JSON object per line with LOG_FORMAT=json. Application lines go to stderr, gunicorn's access
 # lines (one per request, with the request id) to stdout; gunicorn.conf.py starts from the same config.
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
@@ -452,3 +452,6 @@ if SENTRY_DSN:
 HEALTHZ_TOKEN = os.environ.get("HEALTHZ_TOKEN", "")
 # Workers count as down when no worker cluster has reported for this many seconds.
 HEALTHZ_WORKER_GRACE = int(os.environ.get("HEALTHZ_WORKER_GRACE", "60"))
+# Background tasks count as stuck when one has waited this many seconds past the time it was due (the
+# sweep hands due tasks over every minute, so with workers running nothing waits that long).
+HEALTHZ_TASK_DELAY = int(os.environ.get("HEALTHZ_TASK_DELAY", "900"))

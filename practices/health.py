@@ -99,6 +99,19 @@ def check_static_files() -> dict:
     return {"ok": files > 0, "manifest": True, "files": files}
 
 
+def check_tasks() -> dict:
+    """No background task has waited more than HEALTHZ_TASK_DELAY seconds past when it was due; with the
+    counts of waiting, running and failed tasks (failed ones wait for an operator in the platform admin)."""
+    from .selectors import task_backlog
+
+    backlog = task_backlog()
+    return {"ok": backlog["overdue_seconds"] <= settings.HEALTHZ_TASK_DELAY, **backlog}
+
+
+def _needs_database() -> tuple[str, ...]:
+    return ("database",)
+
+
 def _queue_needs() -> tuple[str, ...]:
     from django_q.conf import Conf
 
@@ -111,6 +124,7 @@ CHECKS = [
     Check("broker", check_broker, needs=_queue_needs),
     Check("workers", check_workers, needs=_queue_needs),
     Check("static_files", check_static_files),
+    Check("tasks", check_tasks, needs=_needs_database),
 ]
 
 

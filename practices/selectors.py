@@ -1,8 +1,9 @@
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
+from django.utils import timezone
 
-from .models import CodeDirectory, Practice
+from .models import BackgroundTask, CodeDirectory, Practice
 
 
 def practices_in_service() -> QuerySet[Practice]:
@@ -56,3 +57,24 @@ def current_practice() -> Practice:
     if isinstance(tenant, Practice):
         return tenant
     return Practice.objects.get(schema_name=connection.schema_name)
+
+
+def task_backlog(*, now=None) -> dict:
+    """How the outbox of background tasks stands: what waits, how late the most overdue is, what failed.
+
+    "overdue" tasks are unfinished past the time the sweep should have handed them over again: with a
+    worker and the sweep running, they do not stay overdue for long.
+    """
+    now = now or timezone.now()
+    unfinished = BackgroundTask.objects.filter(
+        status__in=[BackgroundTask.Status.PENDING, BackgroundTask.Status.RUNNING]
+    )
+    figures = unfinished.aggregate(
+        pending=Count("pk", filter=Q(status=BackgroundTask.Status.PENDING)),
+        running=Count("pk", filter=Q(status=BackgroundTask.Status.RUNNING)),
+        oldest_due=Min("run_after", filter=Q(run_after__lte=now)),
+    )
+    oldest_due = figures.pop("oldest_due")
+    figures["overdue_seconds"] = round((now - oldest_due).total_seconds()) if oldest_due else 0
+    figures["failed"] = BackgroundTask.objects.filter(status=BackgroundTask.Status.FAILED).count()
+    return figures

@@ -28,6 +28,7 @@ from django.utils.module_loading import import_string
 from django_q.tasks import async_task
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from . import log_context
 from .models import BackgroundTask, Practice
 from .selectors import practices_in_service
 
@@ -140,12 +141,14 @@ def _run_locked(task_id: int) -> str:
     if not claimed:
         return "nothing to do"  # finished already, or failed for good
     task = BackgroundTask.objects.get(pk=task_id)
-    if not Practice.objects.filter(schema_name=task.schema_name).exists():
+    slug = Practice.objects.filter(schema_name=task.schema_name).values_list("slug", flat=True).first()
+    if slug is None:
         _finish(task, status=BackgroundTask.Status.FAILED, error="The practice no longer exists.")
         return "practice gone"
     try:
         func = import_string(task.func)
-        with schema_context(task.schema_name):
+        # Its log lines name the practice, and the task as their request id.
+        with log_context.bind(practice=slug, request_id=f"task-{task.pk}"), schema_context(task.schema_name):
             func(*task.args, **task.kwargs)
     except Exception as exc:  # any failure is recorded and retried; the task's own effects are idempotent
         logger.exception("Task %s (%s) failed on attempt %s", task.pk, task.func, task.attempts)

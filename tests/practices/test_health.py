@@ -17,6 +17,8 @@ from django_q.status import Stat
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from practices import health
+from practices.models import BackgroundTask
+from practices.tasks import enqueue_for_practice
 from tests.conftest import host_of
 
 TOKEN = "t0ken-for-the-monitoring-system"
@@ -156,8 +158,9 @@ def test_it_answers_503_json_when_the_database_is_down(
 
     assert response.status_code == 503
     assert response["Content-Type"] == "application/json"
-    # With the ORM broker the queue and the clusters' status (database cache) live in the database too.
-    failing = ["database", "broker", "workers"] if Conf.ORM else ["database"]
+    # With the ORM broker the queue and the clusters' status (database cache) live in the database too; the
+    # background tasks always do.
+    failing = ["database", "broker", "workers", "tasks"] if Conf.ORM else ["database", "tasks"]
     assert response.json() == {"status": "unavailable", "failing": failing}
 
 
@@ -232,3 +235,27 @@ def test_the_platform_host_behind_a_proxy_shows_details(heartbeat, settings):
     client = Client(HTTP_HOST="10.1.2.3", HTTP_X_FORWARDED_HOST=f"{settings.BASE_DOMAIN}:443")
     assert "checks" in client.get("/healthz").json()
     assert "checks" not in Client(HTTP_X_FORWARDED_HOST=host_of("alpha")).get("/healthz").json()
+
+
+def test_the_background_tasks_are_counted(public_client, heartbeat, alpha):
+    enqueue_for_practice("practices.jobs.clear_expired_sessions", schema_name=alpha.schema_name)
+    failed = enqueue_for_practice("practices.jobs.clear_expired_sessions", schema_name=alpha.schema_name)
+    BackgroundTask.objects.filter(pk=failed.pk).update(status=BackgroundTask.Status.FAILED)
+
+    checks = public_client.get("/healthz").json()["checks"]
+
+    assert checks["tasks"] == {"ok": True, "pending": 1, "running": 0, "overdue_seconds": 0, "failed": 1}
+
+
+def test_it_is_503_when_a_background_task_waits_long_past_its_time(public_client, heartbeat, alpha, settings):
+    settings.HEALTHZ_TASK_DELAY = 600
+    task = enqueue_for_practice("practices.jobs.clear_expired_sessions", schema_name=alpha.schema_name)
+    BackgroundTask.objects.filter(pk=task.pk).update(run_after=timezone.now() - timedelta(seconds=599))
+    assert public_client.get("/healthz").status_code == 200
+
+    BackgroundTask.objects.filter(pk=task.pk).update(run_after=timezone.now() - timedelta(minutes=11))
+    response = public_client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["tasks"]
+    assert response.json()["checks"]["tasks"]["overdue_seconds"] >= 660

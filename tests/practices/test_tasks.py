@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 from django_tenants.utils import tenant_context
 
-from practices import tasks
+from practices import log_context, tasks
 from practices.models import BackgroundTask, Practice
 from practices.signals import DAILY_SCHEDULE_NAME, FREQUENT_SCHEDULE_NAME, REDRIVE_SCHEDULE_NAME
 from practices.tasks import (
@@ -325,3 +325,14 @@ def test_clearing_sessions_touches_only_the_practice_it_runs_for(alpha, beta, co
     assert list(Session.objects.values_list("session_key", flat=True)) == ["a-new"]
     with tenant_context(beta):
         assert Session.objects.filter(session_key="b-old").exists()
+
+
+def record_log_context() -> None:
+    seen.append(f"{log_context.practice_var.get()} {log_context.request_id_var.get()}")
+
+
+def test_a_tasks_log_lines_name_its_practice_and_the_task(alpha, commit):
+    with commit():
+        task = enqueue_for_practice("tests.practices.test_tasks.record_log_context")
+    assert seen == [f"alpha task-{task.pk}"]
+    assert log_context.practice_var.get() == log_context.NONE  # nothing left bound after it

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from config.log_context import bind
+from practices.log_context import bind
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 

@@ -9,8 +9,7 @@ from django.utils import timezone
 from practices.models import BackgroundTask
 from referrals import services
 from referrals.models import Referral, ReferralReward
-# The referral program's fixtures (a $100 minimum, 500 points for the referrer and 250 for the friend).
-from tests.referrals.test_referrals import buy, friend, jane, jane_code, program, referral_points  # noqa: F401
+from tests.referrals.test_referrals import buy, friend, referral_points
 
 pytestmark = pytest.mark.usefixtures("program")
 

@@ -19,28 +19,6 @@ from rewards.models import Redemption
 from tests.factories import CatalogItemFactory, PatientFactory, StaffMemberFactory, UserFactory
 
 
-@pytest.fixture
-def program(alpha):
-    row = services.referral_settings()
-    row.min_purchase_cents = 10_000
-    row.referrer_reward_kind = RewardKind.POINTS
-    row.referrer_points = 500
-    row.referee_reward_kind = RewardKind.POINTS
-    row.referee_points = 250
-    row.save()
-    return row
-
-
-@pytest.fixture
-def jane(alpha):
-    return PatientFactory(user__first_name="Jane", user__last_name="Doe")
-
-
-@pytest.fixture
-def jane_code(jane):
-    return code_for_patient(jane)
-
-
 def friend(**user):
     return PatientFactory(user__first_name=user.pop("first_name", "Sam"), user__last_name="Taylor", **user)
 

@@ -4,7 +4,7 @@ Both live in context variables, bound for the length of a request (config.reques
 task (`bind`), and a logging filter copies them onto each record. This module imports nothing from
 Django or the apps, so any code may use it:
 
-    from config.log_context import bind
+    from practices.log_context import bind
 
     with bind(practice=practice.slug):
         run_the_task()
@@ -117,10 +117,10 @@ def logging_config(*, log_format: str = "text", level: str = "INFO") -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": "config.log_context.ContextFilter"}},
+        "filters": {"context": {"()": "practices.log_context.ContextFilter"}},
         "formatters": {
-            "text": {"()": "config.log_context.TextFormatter"},
-            "json": {"()": "config.log_context.JsonFormatter"},
+            "text": {"()": "practices.log_context.TextFormatter"},
+            "json": {"()": "practices.log_context.JsonFormatter"},
         },
         "handlers": {"console": handler, "access": {**handler, "stream": "ext://sys.stdout"}},
         "root": {"handlers": ["console"], "level": level},
