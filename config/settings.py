@@ -160,6 +160,8 @@ TENANT_LIMIT_SET_CALLS = True
 # purchase (bench/README.md). Prepared statements live in the database session, so a pooler must use
 # session pooling (as DESIGN.md requires anyway); they are re-planned when the search_path changes.
 _database.setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+# An unreachable database host fails a request (and /healthz) in seconds, not after TCP's own minutes.
+_database["OPTIONS"].setdefault("connect_timeout", int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")))
 _database.setdefault("TEST", {})
 if os.environ.get("TEST_DATABASE_NAME"):  # lets several test runs share one server
     _database["TEST"]["NAME"] = os.environ["TEST_DATABASE_NAME"]
@@ -168,6 +170,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ---------------------------------------------------------------- cache
 REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL and "socket_timeout" not in REDIS_URL:
+    # A Redis that does not answer fails the call in seconds (the task waits in the outbox for the sweep)
+    # instead of holding the request; timeouts given in the URL itself win.
+    REDIS_URL += ("&" if "?" in REDIS_URL else "?") + "socket_connect_timeout=2&socket_timeout=5"
 if REDIS_URL:
     CACHES = {
         "default": {
