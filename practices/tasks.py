@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.tasks import async_task
@@ -242,12 +242,16 @@ def redrive_tasks(*, now: datetime | None = None, limit: int | None = None) -> i
     """
     now = now or timezone.now()
     limit = limit or _config("sweep_batch")
-    running = running_task_keys()
+    # Claimed tasks at once, whatever their time: one that no worker holds is one whose worker died.
     due = list(
-        BackgroundTask.objects.filter(status__in=UNFINISHED, run_after__lte=now)
+        BackgroundTask.objects.filter(
+            Q(status=BackgroundTask.Status.PENDING, run_after__lte=now) | Q(status=BackgroundTask.Status.RUNNING)
+        )
         .order_by("run_after", "pk")
         .values_list("pk", "schema_name", "status", "attempts")[:limit]
     )
+    # Read after the rows: a task claimed since was locked before it was claimed, so it shows as held here.
+    running = running_task_keys()
     handed = 0
     for task_id, schema_name, status, attempts in due:
         if _lock_key(task_id) in running:
