@@ -4,8 +4,10 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import DatabaseError
 from django.utils import timezone
 
+from loyalty.models import PointsAccount, Purchase
 from practices.models import BackgroundTask
 from referrals import services
 from referrals.models import Referral, ReferralReward
@@ -78,3 +80,16 @@ def test_the_qualification_task_is_written_with_the_purchase(referral):
     purchase = buy(referral.referred, 12_000)
     task = BackgroundTask.objects.get(key=f"qualify:{purchase.pk}")
     assert (task.func, task.args, task.status) == ("referrals.tasks.qualify", [purchase.pk], "pending")
+
+
+def test_a_purchase_whose_follow_up_cannot_be_written_is_not_recorded_either(referral, monkeypatch):
+    """Both or neither: the qualification task is written in the purchase's transaction."""
+
+    def database_refuses(*args, **kwargs):
+        raise DatabaseError("could not extend file: No space left on device")
+
+    monkeypatch.setattr(BackgroundTask.objects, "create", database_refuses)
+    with pytest.raises(DatabaseError):
+        buy(referral.referred, 12_000)
+    assert not Purchase.objects.filter(patient=referral.referred).exists()
+    assert not PointsAccount.objects.filter(patient=referral.referred, balance__gt=0).exists()
