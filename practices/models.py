@@ -104,6 +104,9 @@ class ApiKey(models.Model):
     require_signature = models.BooleanField(
         default=False, help_text="Refuse requests that are not signed with an X-Signature header."
     )
+    # The secret a POS signs requests with (see practices.api_keys for why it is kept as it is). Empty for keys
+    # created before signing secrets existed: those keep the older body-only signature until rotated.
+    signing_secret = models.CharField(max_length=64, blank=True, default="")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
