@@ -43,6 +43,8 @@ def staff_required(view=None, *, role: str = StaffMember.Role.FRONT_DESK):
             request.staff_member = member
             return view_func(request, *args, **kwargs)
 
+        # What the page needs, readable from its URL pattern (the isolation tests check every staff page by it).
+        wrapped.staff_role = role
         return wrapped
 
     return decorator(view) if view is not None else decorator
