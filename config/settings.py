@@ -297,6 +297,7 @@ BACKGROUND_TASKS = {
 # Jobs run once a day for every active practice, each inside that practice's schema.
 PRACTICE_DAILY_JOBS = [
     "practices.jobs.clear_expired_sessions",
+    "practices.jobs.delete_old_private_files",
     "loyalty.jobs.run_daily_jobs",
     "rewards.jobs.run_daily_jobs",
     "analytics.jobs.run_daily_jobs",
@@ -328,6 +329,12 @@ WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", DATA_DIR / "media"))
 MEDIA_URL = "/media/"
 MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
+# Files with patient data (import lists): outside MEDIA_ROOT, never served, one folder per practice schema,
+# deleted when their work is done and in any case after PRIVATE_FILES_KEEP_DAYS (see practices.private_files).
+PRIVATE_ROOT = Path(os.environ.get("PRIVATE_ROOT", DATA_DIR / "private"))
+PRIVATE_FILES_KEEP_DAYS = int(os.environ.get("PRIVATE_FILES_KEEP_DAYS", "7"))
+# Uploaded pictures (logos, reward pictures) with more pixels are refused from their header, before decoding.
+MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", "25000000"))
 
 # ---------------------------------------------------------------- i18n
 LANGUAGE_CODE = "en-us"
