@@ -10,7 +10,7 @@ import qrcode
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from PIL import Image
-from qrcode.image.svg import SvgPathImage
+from qrcode.image.svg import SvgPathFillImage, SvgPathImage
 
 from practices.models import Practice
 
@@ -32,12 +32,16 @@ def qr_svg(url: str) -> str:
 
 
 def qr_svg_inline(url: str, label: str) -> SafeString:
-    """An <svg> for a page, sized by its container and labelled for screen readers."""
-    opening, rest = qr_svg(url).split(">", 1)
+    """An <svg> for a page, sized by its container and labelled for screen readers.
+
+    Its white background is a rectangle drawn in it, not a style attribute (which the pages' Content-Security-Policy
+    refuses), so it stays white wherever the SVG is shown, the mobile app included."""
+    svg = _qr(url, image_factory=SvgPathFillImage).make_image().to_string(encoding="unicode")
+    opening, rest = svg.split(">", 1)
     if opening.startswith("<?xml"):
         opening, rest = rest.split(">", 1)
     opening = SIZE_ATTRIBUTES.sub("", opening).replace(
-        "<svg", f'<svg class="qr" role="img" aria-label="{escape(label)}" style="background: #fff"', 1
+        "<svg", f'<svg class="qr" role="img" aria-label="{escape(label)}"', 1
     )
     return mark_safe(f"{opening}>{rest}")  # noqa: S308 - drawn by qrcode from our own URL; the label is escaped
 

@@ -39,7 +39,7 @@ def test_it_shows_ready_close_and_locked_rewards_with_progress(alpha_client, pat
     ready, close, locked = page.index("Ready to redeem"), page.index("Almost there"), page.index("Unlock with")
     assert ready < page.index("Facial credit") < close < page.index("Free peel") < locked < page.index("VIP night")
     assert "450 more points to go" in page
-    assert 'aria-valuenow="68"' in page  # 1000 of 1450
+    assert '<progress class="progress" max="100" value="68"' in page  # 1000 of 1450
     assert "<strong>Gold</strong> members" in page
     assert "Hidden" not in page
 
