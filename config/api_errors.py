@@ -6,11 +6,9 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from practices.errors import DomainError
+from practices.errors import DomainError, error_body
 
-
-def error_body(code: str, message: str, fields: dict | None = None) -> dict:
-    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+__all__ = ["error_body", "exception_handler", "json_not_found"]
 
 
 def _first_message(detail) -> str:

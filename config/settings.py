@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 from practices import log_context
@@ -65,12 +66,19 @@ SHARED_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.admin",
+    "practices.admin_site.PlatformAdminConfig",  # django.contrib.admin, operators with two-factor
+    # Platform operators sign in through allauth with a second factor (practices/admin_site.py), so its
+    # account and MFA tables exist in the public schema as well as in every practice's.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_q",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc as static files of our own (no CDN)
+    "csp",
 ]
 TENANT_APPS = [
     "practices",
@@ -79,9 +87,10 @@ TENANT_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.admin",
+    "practices.admin_site.PlatformAdminConfig",
     "allauth",
     "allauth.account",
+    "allauth.mfa",  # staff two-factor (practices/two_factor.py)
     "allauth.headless",
     "patients",
     "loyalty",
@@ -104,6 +113,8 @@ MIDDLEWARE = [
     # First, so that every response carries its X-Request-ID and every log line of the request its id.
     "config.request_id.RequestIdMiddleware",
     "practices.health.HealthMiddleware",  # /healthz, before the practice lookup (which needs the database)
+    # Before the practice lookup, so that every page (the unknown-host page too) has its policy and nonce.
+    "csp.middleware.CSPMiddleware",
     "practices.middleware.PracticeMiddleware",
     "config.request_id.PracticeLogMiddleware",
     "practices.middleware.reject_nul_bytes",
@@ -243,6 +254,11 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
 }
 HEADLESS_CLIENTS = ("app",)
+# Staff and platform operators' two-factor (practices/two_factor.py): an authenticator app (TOTP) and
+# recovery codes, shown once when made.
+MFA_ADAPTER = "practices.two_factor.TwoFactorAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_RECOVERY_CODES_SHOW_ONCE = True
 
 # ---------------------------------------------------------------- API
 REST_FRAMEWORK = {
@@ -255,14 +271,50 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    # Request limits (practices/throttles.py, docs/api.md): over one, 429 rate_limited with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["practices.throttles.PatientApiThrottle", "practices.throttles.PosApiThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        # per client address: share pages /r/<code> (per practice) and the platform's code look-up (resolve)
+        "code_lookup": os.environ.get("THROTTLE_CODE_LOOKUPS", "20/minute"),
+        # per signed-in user: the patient API
+        "patient_api": os.environ.get("THROTTLE_PATIENT_API", "120/minute"),
+        # per POS API key
+        "pos_api": os.environ.get("THROTTLE_POS_API", "3000/minute"),
+    },
+    # The client's address behind TRUSTED_PROXY_COUNT proxies (below): the one the nearest proxy appended to
+    # X-Forwarded-For; without proxies REMOTE_ADDR, whatever X-Forwarded-For says.
+    "NUM_PROXIES": int(os.environ.get("TRUSTED_PROXY_COUNT") or (1 if env_bool("BEHIND_PROXY") else 0)),
 }
+for _scope, _rate in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].items():
+    try:
+        from practices.throttles import parse_rate
+
+        parse_rate(_rate)
+    except ValueError as _error:
+        _PROBLEMS.append(f"The request limit {_scope} is not valid: {_error}.")
+# How many proxies in front of the web processes append to X-Forwarded-For: request limits per address (ours
+# and allauth's) count the client, not the proxy. 1 behind the TLS proxy (BEHIND_PROXY), 0 otherwise.
+TRUSTED_PROXY_COUNT = REST_FRAMEWORK["NUM_PROXIES"]
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 SPECTACULAR_SETTINGS = {
     "TITLE": "Practice loyalty API",
     "DESCRIPTION": "Loyalty, rewards and referrals for one practice. Served on the practice's own host.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Swagger UI and ReDoc from our own static files (drf-spectacular-sidecar), not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+# Every operation documents the shared error answers (400, 401, 403, 404, 429; 415 with a body).
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "config.api_schema.document_error_responses",
+]
+# A POS refund without refund_id identical to one recorded for the same purchase this recently is refused
+# (409 duplicate_refund): it is most likely the same request sent again. 0 turns the check off.
+POS_DUPLICATE_REFUND_MINUTES = int(os.environ.get("POS_DUPLICATE_REFUND_MINUTES", "10"))
 
 # ---------------------------------------------------------------- background work
 Q_CLUSTER = {
@@ -351,6 +403,27 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy on every page (django-csp; docs/operations.md, "Content-Security-Policy"): scripts and
+# styles only from our own static files, plus the one inline <style> with the practice's colours, allowed by
+# the request's nonce (templates/_brand.html). No inline scripts, event-handler attributes or style attributes:
+# tests/security/test_csp.py renders the pages and refuses them. Images may be data: URIs (Swagger UI's icons).
+# The API docs pages widen it for themselves (config/api_docs.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", NONCE],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],  # htmx requests, the push subscription
+        "worker-src": ["'self'"],  # the service worker, /sw.js
+        "manifest-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 if env_bool("BEHIND_PROXY"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True

@@ -1,3 +1,8 @@
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    """The one JSON shape of every API error: {"error": {"code", "message", "fields"}}."""
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
 class DomainError(Exception):
     """A request the clinic's rules refuse. Every app's errors derive from it.
 

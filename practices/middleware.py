@@ -2,10 +2,11 @@ from functools import cache
 
 from django.core.exceptions import DisallowedHost
 from django.db import connection
-from django.http import HttpResponseBadRequest, HttpResponseNotFound
+from django.http import HttpResponseBadRequest, HttpResponseNotFound, JsonResponse
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name, get_tenant_domain_model
 
+from .errors import error_body
 from .models import Domain, Practice
 
 
@@ -63,7 +64,10 @@ def reject_nul_bytes(get_response):
 
     def middleware(request):
         if any("\x00" in value for values in request.GET.lists() for value in values[1]):
-            return HttpResponseBadRequest("The address contains a character that is not allowed.")
+            message = "The address contains a character that is not allowed."
+            if request.path_info.startswith("/api/"):
+                return JsonResponse(error_body("invalid", message), status=400)
+            return HttpResponseBadRequest(message)
         return get_response(request)
 
     return middleware
