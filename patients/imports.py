@@ -5,6 +5,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -131,6 +132,12 @@ def run_import(import_id: int) -> PatientImport:
     patient_import = PatientImport.objects.get(pk=import_id)
     if patient_import.status in (PatientImport.Status.DONE, PatientImport.Status.FAILED):
         return patient_import
+    if not patient_import.file:
+        return _finish(
+            patient_import,
+            status=PatientImport.Status.FAILED,
+            file_error="The uploaded file is no longer kept; upload it again.",
+        )
     try:
         with patient_import.file.open("rb") as handle:
             data = handle.read()
@@ -290,9 +297,14 @@ def _save_progress(patient_import: PatientImport) -> None:
 
 
 def _finish(patient_import: PatientImport, *, status: str, file_error: str = "") -> PatientImport:
+    """Record the outcome and delete the uploaded file: the report keeps what staff need, the list is not kept."""
     if file_error:
         patient_import.errors.append({"row": None, "errors": [file_error]})
     patient_import.status = status
     patient_import.finished_at = timezone.now()
+    stored, patient_import.file = patient_import.file.name, ""
     patient_import.save()
+    if stored:
+        path = Path(patient_import.file.storage.path(stored))  # found now, inside the practice
+        transaction.on_commit(lambda: path.unlink(missing_ok=True))
     return patient_import

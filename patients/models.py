@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from practices.private_files import private_name, private_storage
+
 
 class Patient(models.Model):
     """A patient of the practice: the loyalty profile attached to a user who signs in by phone.
@@ -179,6 +181,10 @@ class PushSubscription(models.Model):
         return self.endpoint[:60]
 
 
+def import_file_name(instance: "PatientImport", filename: str) -> str:
+    return private_name("imports/patients", ".csv")
+
+
 class PatientImport(models.Model):
     """A CSV import of existing patients, processed in the background with a row-by-row report."""
 
@@ -188,7 +194,8 @@ class PatientImport(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
-    file = models.FileField(upload_to="imports/patients/")
+    # Private (never served, outside MEDIA_ROOT) under a made-up name; emptied once the import has finished.
+    file = models.FileField(upload_to=import_file_name, storage=private_storage, max_length=255, blank=True)
     filename = models.CharField(max_length=200)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     total_rows = models.PositiveIntegerField(default=0)

@@ -89,5 +89,12 @@ def media_root(settings, tmp_path):
 
 
 @pytest.fixture
+def private_root(settings, tmp_path_factory):
+    """A throwaway PRIVATE_ROOT, apart from the throwaway MEDIA_ROOT (the storage reads the setting on each use)."""
+    settings.PRIVATE_ROOT = tmp_path_factory.mktemp("private")
+    return settings.PRIVATE_ROOT
+
+
+@pytest.fixture
 def public_client(db):
     return Client(HTTP_HOST=settings.BASE_DOMAIN)
