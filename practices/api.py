@@ -31,7 +31,7 @@ def practice_out(practice) -> dict:
             "api_base_url": practice_url(practice, "/api/v1/"),
             "web_url": practice_url(practice, "/"),
             "time_zone": practice.time_zone,
-            "branding": branding(practice),
+            "branding": branding(practice, absolute=True),
         }
     ).data
 

@@ -1,9 +1,12 @@
+import os
 import secrets
 
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
+
+from .media import practice_media_storage
 
 # Codes read aloud or typed from a poster: no 0/O, 1/I/L.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -16,9 +19,13 @@ def new_invite_code(length: int = 8) -> str:
 
 
 def logo_path(instance: "Practice", filename: str) -> str:
-    # The storage already prefixes the current practice's folder when used on its host;
-    # the slug keeps logos apart when uploaded from the platform host too.
-    return f"branding/{instance.slug}/{filename}"
+    # In the practice's own media folder wherever it is uploaded (the platform admin works in the public
+    # schema), under a new name each time; the suffix is the one PictureField gave for the format.
+    from .services import schema_name_for
+
+    folder = instance.schema_name or schema_name_for(instance.slug)
+    suffix = os.path.splitext(filename)[1].lower()
+    return f"{folder}/branding/{secrets.token_hex(8)}{suffix}"
 
 
 class Practice(TenantMixin):
@@ -28,7 +35,7 @@ class Practice(TenantMixin):
     slug = models.SlugField(max_length=40, unique=True)
     time_zone = models.CharField(max_length=64, default="America/New_York")
     country = models.CharField(max_length=2, default="US", help_text="Default region for phone numbers.")
-    logo = models.ImageField(upload_to=logo_path, blank=True)
+    logo = models.ImageField(upload_to=logo_path, storage=practice_media_storage, max_length=255, blank=True)
     primary_color = models.CharField(max_length=7, default="#0f766e", validators=[hex_colour])
     accent_color = models.CharField(max_length=7, default="#f59e0b", validators=[hex_colour])
     invite_code = models.CharField(max_length=12, unique=True, null=True, blank=True)

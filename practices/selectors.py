@@ -38,10 +38,15 @@ def practice_url(practice: Practice, path: str = "/") -> str:
     return site_url(practice_host(practice), path)
 
 
-def branding(practice: Practice) -> dict:
+def branding(practice: Practice, *, absolute: bool = False) -> dict:
+    """The practice's name, logo and colours. The logo is served on the practice's own host only, so an
+    answer read elsewhere (the mobile app, the platform host) gets its absolute URL there."""
+    logo_url = practice.logo.url if practice.logo else None
+    if logo_url and absolute:
+        logo_url = practice_url(practice, logo_url)
     return {
         "name": practice.name,
-        "logo_url": practice.logo.url if practice.logo else None,
+        "logo_url": logo_url,
         "primary_color": practice.primary_color,
         "accent_color": practice.accent_color,
     }
