@@ -35,6 +35,13 @@ class InvalidRefund(LoyaltyError):
     code = "invalid_refund"
 
 
+class DuplicateRefund(LoyaltyError):
+    """A refund without an id, identical to one recorded moments ago: most likely the same request sent again."""
+
+    code = "duplicate_refund"
+    status = 409
+
+
 class PatientNotFound(LoyaltyError):
     code = "patient_not_found"
     status = 404

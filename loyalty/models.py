@@ -200,6 +200,8 @@ class Refund(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reason = models.CharField(max_length=300, blank=True)
+    # Asked for as "the whole purchase" (no lines named), which tells a repeated request from a new one.
+    is_whole = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -5,8 +5,9 @@ Called by the POS API (loyalty.api_pos); the rules of points live in loyalty.ser
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from patients.errors import PhoneTaken
@@ -125,7 +126,11 @@ def _text_invitation(*, patient: Patient, purchase: Purchase) -> None:
 def refund_pos_purchase(
     *, purchase_id: int, refund_id: str | None = None, lines: list[dict] | None = None, reason: str = ""
 ) -> tuple[Refund, bool]:
-    """Refund a purchase of this practice, whole or some lines, once per refund id; returns (refund, created)."""
+    """Refund a purchase of this practice, whole or some lines, once per refund id; returns (refund, created).
+
+    Without a refund id, a refund identical to one recorded for the purchase in the last
+    POS_DUPLICATE_REFUND_MINUTES is refused (DuplicateRefund): it is most likely the same request sent again.
+    """
     purchase = Purchase.objects.filter(pk=purchase_id).first()
     if purchase is None:
         raise PurchaseNotFound(f"No purchase with the id {purchase_id}.")
@@ -134,6 +139,7 @@ def refund_pos_purchase(
         lines=[(line["line_id"], line["quantity"]) for line in lines] if lines is not None else None,
         external_id=refund_id,
         reason=reason,
+        refuse_repeat_within=timedelta(minutes=settings.POS_DUPLICATE_REFUND_MINUTES) or None,
     )
     if not created and refund.purchase_id != purchase.pk:
         raise IdempotencyConflict(

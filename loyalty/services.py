@@ -15,7 +15,14 @@ from patients.models import Activity, Patient
 from patients.services import record_activity
 from practices.selectors import current_practice
 
-from .errors import ActionLimitReached, ActionNotAvailable, InsufficientPoints, InvalidPurchase, InvalidRefund
+from .errors import (
+    ActionLimitReached,
+    ActionNotAvailable,
+    DuplicateRefund,
+    InsufficientPoints,
+    InvalidPurchase,
+    InvalidRefund,
+)
 from .models import (
     ActionAward,
     Campaign,
@@ -515,29 +522,44 @@ def refund_purchase(
     external_id: str | None = None,
     actor: User | None = None,
     reason: str = "",
+    refuse_repeat_within: timedelta | None = None,
 ) -> tuple[Refund, bool]:
     """Refund a whole purchase (`lines=None`) or some quantities of its lines; returns (refund, created).
 
     Takes back the refunded lines' points; if some were already spent, the balance stops at zero and
-    the shortfall is recorded on the refund. Idempotent on `external_id`.
+    the shortfall is recorded on the refund. Idempotent on `external_id`, also when repeats arrive at once.
+    Without one, and given `refuse_repeat_within`, a refund identical to one recorded for the purchase within
+    that time (the same lines and quantities, or the whole purchase again) raises DuplicateRefund.
     """
     external_id = (external_id or "").strip() or None
     if external_id and (existing := Refund.objects.filter(external_id=external_id).first()):
         return existing, False
     try:
         with transaction.atomic():
-            refund = _refund(purchase=purchase, lines=lines, external_id=external_id, actor=actor, reason=reason)
+            return _refund(
+                purchase=purchase,
+                lines=lines,
+                external_id=external_id,
+                actor=actor,
+                reason=reason,
+                refuse_repeat_within=refuse_repeat_within,
+            )
     except IntegrityError:
         if external_id and (existing := Refund.objects.filter(external_id=external_id).first()):
             return existing, False
         raise
-    return refund, True
 
 
-def _refund(*, purchase, lines, external_id, actor, reason) -> Refund:
+def _refund(*, purchase, lines, external_id, actor, reason, refuse_repeat_within) -> tuple[Refund, bool]:
     account = ensure_account(patient=purchase.patient)
     lock_accounts(account.pk)
     purchase = Purchase.objects.select_for_update().get(pk=purchase.pk)
+    # Read again under the locks: a repeat that arrived at the same time may have been recorded while this
+    # one waited, and is answered with that refund (or refused) rather than applied twice.
+    if external_id and (existing := Refund.objects.filter(external_id=external_id).first()):
+        return existing, False
+    if external_id is None and refuse_repeat_within is not None:
+        _refuse_repeated_refund(purchase=purchase, lines=lines, since=timezone.now() - refuse_repeat_within)
     purchase_lines = {line.pk: line for line in purchase.lines.select_for_update().order_by("pk")}
     if lines is None:
         wanted = {pk: line.quantity - line.refunded_quantity for pk, line in purchase_lines.items()}
@@ -578,6 +600,7 @@ def _refund(*, purchase, lines, external_id, actor, reason) -> Refund:
         points_taken=0,
         actor=actor,
         reason=reason[:300],
+        is_whole=lines is None,
     )
     RefundLine.objects.bulk_create(RefundLine(refund=refund, line_id=pk, quantity=qty) for pk, qty in wanted.items())
     for pk, quantity in wanted.items():
@@ -611,7 +634,34 @@ def _refund(*, purchase, lines, external_id, actor, reason) -> Refund:
     )
     evaluate_tier(account_id=account.pk)
     purchase_refunded.send(sender=Refund, refund=refund, schema_name=connection.schema_name)
-    return refund
+    return refund, True
+
+
+def _refuse_repeated_refund(*, purchase: Purchase, lines: list[tuple[int, int]] | None, since: datetime) -> None:
+    """Raises DuplicateRefund when a refund like this one (same lines and quantities, or whole) is that recent."""
+    recent = purchase.refunds.filter(created_at__gte=since).order_by("-created_at")
+    if lines is None:
+        same = recent.filter(is_whole=True).first()
+    else:
+        asked: dict[int, int] = {}
+        for line_id, quantity in lines:
+            asked[line_id] = asked.get(line_id, 0) + quantity
+        same = next(
+            (
+                refund
+                for refund in recent.filter(is_whole=False).prefetch_related("lines")
+                if {line.line_id: line.quantity for line in refund.lines.all()} == asked
+            ),
+            None,
+        )
+    if same is not None:
+        minutes = max(1, round((timezone.now() - same.created_at).total_seconds() / 60))
+        raise DuplicateRefund(
+            f"The same refund was recorded for this purchase {minutes} minute{'s' if minutes != 1 else ''} ago "
+            f"(refund {same.pk}), so it was not applied again. To refund the same lines once more, send a "
+            "refund_id: a new one for each refund.",
+            field="refund_id",
+        )
 
 
 # ---------------------------------------------------------------- actions and adjustments

@@ -1,10 +1,34 @@
-"""POS API keys: created by the owner, shown once, stored hashed, revocable; and how a request proves it holds one."""
+"""POS API keys: created by the owner, shown once, stored hashed, revocable; and how a request proves it holds one.
+
+Signing (scheme v1). Each key comes with a signing secret, created with it and shown once beside it. A signed
+request sends `X-Timestamp: <Unix seconds>` and `X-Signature: v1=<hex>`, the HMAC-SHA256, keyed with the secret,
+of the four lines
+
+    {timestamp}\n{METHOD}\n{path and query string, as sent}\n{hex SHA-256 of the raw body}
+
+so a signature is good for one method, one address, one body, and for five minutes either side of our clock.
+docs/api.md has a worked example, checked by tests/loyalty/test_pos_signing.py.
+
+Why the secret is stored as it is (in the practice's schema, like the key's hash) rather than hashed or encrypted:
+the server must compute the same HMAC, so it needs the secret itself, and a hash would not do. Encrypting it
+with a key from the settings would tie every POS integration to that key (rotating SECRET_KEY would silently
+break every signature) while protecting little: the secret alone opens nothing, because every request must
+also carry the API key, of which only a hash is stored. So a copy of the database is not enough to call the
+API, signed or not. The secret is shown once for the same reason as the key: it travels to the POS developer
+once, and nobody needs to read it again.
+
+Keys created before signing secrets existed have none (`signing_secret` empty): they keep the older scheme
+(`X-Signature: sha256=<HMAC-SHA256 of the body keyed with the API key>`) so integrations keep working, until
+the owner replaces them with a new key (create one, move the POS to it, revoke the old one). A secret was not
+made up for them by the migration: nobody would have seen it, and the POS signing the old way would break.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import timedelta
 
 from django.contrib.auth.models import AnonymousUser
@@ -29,7 +53,12 @@ VISIBLE_CHARS = len(KEY_PREFIX) + 4
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 # Longer headers are refused before hashing; real keys are 51 characters.
 MAX_KEY_LENGTH = 200
-SIGNATURE_SCHEME = "sha256="
+SECRET_PREFIX = "pk_sign_"  # noqa: S105 (a prefix that tells secrets from keys, not a secret)
+SIGNATURE_VERSION = "v1="
+# How far X-Timestamp may be from our clock, either way: room for clocks that drift, not for replays.
+SIGNATURE_TOLERANCE_SECONDS = 5 * 60
+# Keys without a signing secret (created before it existed) sign the body alone, keyed with the API key.
+LEGACY_SIGNATURE_SCHEME = "sha256="
 
 
 def hash_key(raw_key: str) -> str:
@@ -37,7 +66,10 @@ def hash_key(raw_key: str) -> str:
 
 
 def create_api_key(*, name: str, actor: User | None, require_signature: bool = False) -> tuple[ApiKey, str]:
-    """Create a key for the current practice; returns it and the raw key, which is never stored or shown again."""
+    """Create a key for the current practice; returns it and the raw key, which is never stored or shown again.
+
+    The key's signing secret is `key.signing_secret` (see the module's docstring for why it is kept as it is).
+    """
     name = (name or "").strip()
     if not name:
         raise PracticeError("Give the key a name, e.g. the POS system that will use it.", field="name")
@@ -47,6 +79,7 @@ def create_api_key(*, name: str, actor: User | None, require_signature: bool = F
         name=name[:80],
         prefix=raw_key[:VISIBLE_CHARS],
         key_hash=hash_key(raw_key),
+        signing_secret=SECRET_PREFIX + secrets.token_urlsafe(32),
         require_signature=require_signature,
         created_by=actor,
     )
@@ -70,14 +103,14 @@ def authenticate_api_key(raw_key: str) -> ApiKey | None:
     # the columns needed here (the others load if used), as an ORM query costs more to build than to run.
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, require_signature, last_used_at FROM practices_apikey"
+            "SELECT id, require_signature, signing_secret, last_used_at FROM practices_apikey"
             " WHERE key_hash = %s AND revoked_at IS NULL ORDER BY id LIMIT 1",
             [hash_key(raw_key)],
         )
         row = cursor.fetchone()
     if row is None:
         return None
-    key = ApiKey.from_db(connection.alias, ["id", "require_signature", "last_used_at"], row)
+    key = ApiKey.from_db(connection.alias, ["id", "require_signature", "signing_secret", "last_used_at"], row)
     now = timezone.now()
     stale = now - LAST_USED_RESOLUTION
     if key.last_used_at is None or key.last_used_at < stale:
@@ -89,14 +122,31 @@ def authenticate_api_key(raw_key: str) -> ApiKey | None:
     return key
 
 
-def sign(raw_key: str, body: bytes) -> str:
-    """The X-Signature header value for `body` signed with the key (what a POS sends)."""
-    return SIGNATURE_SCHEME + hmac.new(raw_key.encode(), body, hashlib.sha256).hexdigest()
+def string_to_sign(*, timestamp: str, method: str, path: str, body: bytes) -> str:
+    """What a v1 signature covers: the time, the method, the path with its query string, and the body's digest."""
+    return f"{timestamp}\n{method.upper()}\n{path}\n{hashlib.sha256(body).hexdigest()}"
 
 
-def signature_matches(*, raw_key: str, body: bytes, header: str) -> bool:
+def sign(*, secret: str, timestamp: str, method: str, path: str, body: bytes) -> str:
+    """The X-Signature header value (v1) of a request, signed with the key's signing secret (what a POS sends)."""
+    message = string_to_sign(timestamp=timestamp, method=method, path=path, body=body)
+    return SIGNATURE_VERSION + hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def signature_matches(*, secret: str, timestamp: str, method: str, path: str, body: bytes, header: str) -> bool:
+    """Whether `header` ("v1=<hex>") signs this request with the secret, compared in constant time."""
+    expected = sign(secret=secret, timestamp=timestamp, method=method, path=path, body=body)
+    return hmac.compare_digest(expected.encode(), header.strip().lower().encode())
+
+
+def sign_legacy(raw_key: str, body: bytes) -> str:
+    """The older X-Signature ("sha256=<hex>", the body alone keyed with the API key), for keys without a secret."""
+    return LEGACY_SIGNATURE_SCHEME + hmac.new(raw_key.encode(), body, hashlib.sha256).hexdigest()
+
+
+def legacy_signature_matches(*, raw_key: str, body: bytes, header: str) -> bool:
     """Whether `header` ("sha256=<hex>") is the HMAC-SHA256 of the body under the key, compared in constant time."""
-    return hmac.compare_digest(sign(raw_key, body).encode(), header.strip().lower().encode())
+    return hmac.compare_digest(sign_legacy(raw_key, body).encode(), header.strip().lower().encode())
 
 
 # ---------------------------------------------------------------- the API side
@@ -117,14 +167,19 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise AuthenticationFailed("This API key is not valid or has been revoked.", code="invalid_api_key")
         header = request.headers.get("X-Signature")
         if header is not None:
-            if not signature_matches(raw_key=raw_key, body=request.body, header=header):
+            if key.signing_secret:
+                _check_signature(request, secret=key.signing_secret, header=header)
+            elif not legacy_signature_matches(raw_key=raw_key, body=request.body, header=header):
                 raise AuthenticationFailed(
                     "The X-Signature header does not match the request body signed with this key.",
                     code="bad_signature",
                 )
         elif key.require_signature:
             raise AuthenticationFailed(
-                "This key only accepts signed requests: send X-Signature: sha256=<HMAC-SHA256 of the body>.",
+                "This key only accepts signed requests: send X-Timestamp and X-Signature: v1=<hex> as described "
+                "in the API guide (docs/api.md, “Signing requests”)."
+                if key.signing_secret
+                else "This key only accepts signed requests: send X-Signature: sha256=<HMAC-SHA256 of the body>.",
                 code="signature_required",
             )
         # An anonymous user rather than None, so code reading request.user.is_authenticated keeps working.
@@ -133,6 +188,42 @@ class ApiKeyAuthentication(BaseAuthentication):
     def authenticate_header(self, request) -> str:
         # Makes DRF answer 401 (with this challenge) rather than 403 when the key is missing or refused.
         return 'Bearer realm="pos"'
+
+
+def _check_signature(request, *, secret: str, header: str) -> None:
+    """Refuses (401) a v1 signature that is stale, from the future, or not of this method, path and body."""
+    if not header.strip().lower().startswith(SIGNATURE_VERSION):
+        raise AuthenticationFailed(
+            "This key signs with its signing secret: send X-Timestamp and X-Signature: v1=<hex> "
+            "(docs/api.md, “Signing requests”).",
+            code="bad_signature",
+        )
+    timestamp = request.headers.get("X-Timestamp", "").strip()
+    # Digits only, and few of them: int() would also take "+1_000" or a thousand digits.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise AuthenticationFailed(
+            "Send X-Timestamp with the time the request was signed, in Unix seconds (e.g. 1767225600).",
+            code="invalid_timestamp",
+        )
+    if abs(time.time() - int(timestamp)) > SIGNATURE_TOLERANCE_SECONDS:
+        raise AuthenticationFailed(
+            f"X-Timestamp is more than {SIGNATURE_TOLERANCE_SECONDS // 60} minutes away from our clock "
+            f"(it is {int(time.time())} here): sign each request as it is sent, and check the POS's clock.",
+            code="signature_expired",
+        )
+    if not signature_matches(
+        secret=secret,
+        timestamp=timestamp,
+        method=request.method,
+        path=request.get_full_path(),
+        body=request.body,
+        header=header,
+    ):
+        raise AuthenticationFailed(
+            "The X-Signature header does not match this request: sign the timestamp, method, path (with its "
+            "query string) and body of this very request with the key's signing secret (docs/api.md).",
+            code="bad_signature",
+        )
 
 
 def _raw_key(request) -> str | None:
@@ -164,8 +255,10 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": (
                 "The practice's POS API key (created by the owner at /staff/settings/api-keys/), as "
-                "`Authorization: Bearer <key>` or `X-Api-Key: <key>`. Optionally sign the body: "
-                "`X-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed with the API key>`; "
-                "keys created with “require signature” refuse unsigned requests."
+                "`Authorization: Bearer <key>` or `X-Api-Key: <key>`. Optionally sign each request with the "
+                "key's signing secret: `X-Timestamp: <Unix seconds>` and `X-Signature: v1=<hex HMAC-SHA256 of "
+                '"{timestamp}\\n{METHOD}\\n{path?query}\\n{hex SHA-256 of the body}">` (within 5 minutes '
+                "of our clock; see the API guide); keys created with “require signed requests” refuse "
+                "unsigned requests."
             ),
         }

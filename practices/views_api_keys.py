@@ -20,7 +20,7 @@ class ApiKeyForm(forms.Form):
     require_signature = forms.BooleanField(
         label="Require signed requests",
         required=False,
-        help_text="Refuse requests without an X-Signature header (HMAC-SHA256 of the body, keyed with this key).",
+        help_text="Refuse requests that are not signed with the key's signing secret (X-Timestamp and X-Signature).",
     )
 
 
@@ -37,6 +37,7 @@ def api_keys(request):
     form = ApiKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         # Shown in this response and never again: only the key's hash is stored, so it cannot be redirected to.
+        # Its signing secret is shown beside it, once too: the POS developer needs both at the same time.
         key, raw_key = create_api_key(**form.cleaned_data, actor=request.user)
         return _render(request, form=ApiKeyForm(), raw_key=raw_key, new_key=key)
     return _render(request, form=form)

@@ -283,10 +283,13 @@ def withdraw_gift_voucher(*, redemption_id: int, why: str) -> bool:
 
 
 def find_voucher(*, code: str) -> Redemption:
+    code = normalize_voucher_code(code)
+    # Only what could be a code is looked up: letters and digits, at most the column's length. Anything else
+    # (a NUL byte, which PostgreSQL refuses in text, or a page of text in the URL) is simply no voucher.
+    if not code.isascii() or not code.isalnum() or len(code) > Redemption._meta.get_field("voucher_code").max_length:
+        raise VoucherNotFound("No voucher has this code. Check the letters and digits.")
     redemption = (
-        Redemption.objects.select_related("reward", "patient__user", "used_by")
-        .filter(voucher_code=normalize_voucher_code(code))
-        .first()
+        Redemption.objects.select_related("reward", "patient__user", "used_by").filter(voucher_code=code).first()
     )
     if redemption is None:
         raise VoucherNotFound("No voucher has this code. Check the letters and digits.")

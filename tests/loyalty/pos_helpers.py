@@ -1,6 +1,7 @@
 """Calling the POS API in tests: a client for a practice's host, and signed JSON posts."""
 
 import json
+import time
 
 from rest_framework.test import APIClient
 
@@ -13,6 +14,12 @@ def new_key(**fields) -> str:
     return create_api_key(name=fields.pop("name", "Front desk POS"), actor=None, **fields)[1]
 
 
+def new_key_and_secret(**fields) -> tuple[str, str]:
+    """A raw API key of the practice the connection is in, and its signing secret."""
+    key, raw_key = create_api_key(name=fields.pop("name", "Front desk POS"), actor=None, **fields)
+    return raw_key, key.signing_secret
+
+
 def pos_client(slug: str, raw_key: str | None = None) -> APIClient:
     client = APIClient(HTTP_HOST=host_of(slug))
     if raw_key:
@@ -20,8 +27,15 @@ def pos_client(slug: str, raw_key: str | None = None) -> APIClient:
     return client
 
 
+def signature_headers(secret: str, method: str, path: str, body: bytes = b"", *, timestamp: int | None = None) -> dict:
+    """X-Timestamp and X-Signature (v1) for a request, as the test client takes extra headers."""
+    timestamp = str(int(time.time()) if timestamp is None else timestamp)
+    signature = sign(secret=secret, timestamp=timestamp, method=method, path=path, body=body)
+    return {"HTTP_X_TIMESTAMP": timestamp, "HTTP_X_SIGNATURE": signature}
+
+
 def post_json(client: APIClient, path: str, body, *, signed_with: str | None = None, raw: bytes | None = None):
-    """POST a JSON body (or raw bytes), with an X-Signature computed over exactly those bytes when asked."""
+    """POST a JSON body (or raw bytes), signed now with the signing secret `signed_with` when given."""
     data = raw if raw is not None else json.dumps(body).encode()
-    extra = {"HTTP_X_SIGNATURE": sign(signed_with, data)} if signed_with else {}
+    extra = signature_headers(signed_with, "POST", path, data) if signed_with else {}
     return client.generic("POST", path, data, content_type="application/json", **extra)

@@ -5,6 +5,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.db import connection, connections
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -12,7 +13,7 @@ from django_tenants.utils import tenant_context
 from loyalty.models import EarningAction, LedgerEntry, PointsAccount, Purchase, Refund
 from loyalty.services import program_settings
 from patients.models import Activity, Message, Patient
-from practices.api_keys import revoke_api_key, sign
+from practices.api_keys import revoke_api_key
 from practices.models import ApiKey, Practice
 from practices.services import create_practice
 from tests.factories import (
@@ -126,41 +127,7 @@ def test_a_signed_in_staff_session_is_not_enough(alpha, alpha_client, patient):
     assert response.status_code == 401
 
 
-def test_a_correctly_signed_request_is_accepted(alpha, key, pos, patient, botox):
-    response = post_json(pos, PURCHASES, sale(), signed_with=key)
-
-    assert response.status_code == 201
-
-
-def test_a_bad_signature_is_refused_and_nothing_is_recorded(alpha, pos, patient, botox):
-    response = post_json(pos, PURCHASES, sale(), signed_with="pk_live_some-other-secret")
-
-    assert response.status_code == 401
-    assert error(response)["code"] == "bad_signature"
-    assert not Purchase.objects.exists()
-
-
-def test_a_signature_of_another_body_is_refused(alpha, key, pos, patient, botox):
-    signed = sign(key, b'{"transaction_id": "T-1"}')
-    response = pos.generic(
-        "POST", PURCHASES, b'{"transaction_id": "T-2"}', content_type="application/json", HTTP_X_SIGNATURE=signed
-    )
-
-    assert response.status_code == 401
-    assert error(response)["code"] == "bad_signature"
-
-
-def test_a_key_that_requires_signatures_refuses_unsigned_requests(alpha, patient, botox):
-    strict_key = new_key(require_signature=True)
-    client = pos_client("alpha", strict_key)
-
-    unsigned = post_json(client, PURCHASES, sale("T-1"))
-    signed = post_json(client, PURCHASES, sale("T-2"), signed_with=strict_key)
-
-    assert unsigned.status_code == 401
-    assert error(unsigned)["code"] == "signature_required"
-    assert signed.status_code == 201
-    assert list(Purchase.objects.values_list("external_id", flat=True)) == ["T-2"]
+# Signed requests: tests/loyalty/test_pos_signing.py.
 
 
 # ---------------------------------------------------------------- recording purchases
@@ -551,6 +518,72 @@ def test_a_refund_id_reused_on_another_purchase_is_refused(alpha, pos, bought):
     assert not Refund.objects.filter(purchase_id=other["id"]).exists()
 
 
+def test_a_repeated_refund_without_refund_id_is_refused_and_applied_once(alpha, pos, bought):
+    one_botox = {"lines": [{"line_id": bought["lines"][0]["id"], "quantity": 1}]}
+
+    first = post_json(pos, refunds_of(bought["id"]), one_botox)
+    again = post_json(pos, refunds_of(bought["id"]), one_botox)
+
+    assert (first.status_code, again.status_code) == (201, 409)
+    assert error(again)["code"] == "duplicate_refund"
+    assert error(again)["message"] == (
+        f"The same refund was recorded for this purchase 1 minute ago (refund {first.json()['id']}), so it was "
+        "not applied again. To refund the same lines once more, send a refund_id: a new one for each refund."
+    )
+    assert error(again)["fields"] == {"refund_id": [error(again)["message"]]}
+    assert Refund.objects.count() == 1
+    assert PointsAccount.objects.get(patient_id=bought["patient_id"]).balance == 120
+    assert pos.get(f"{PURCHASES}/{bought['id']}").json()["lines"][0]["refunded_quantity"] == 1
+
+
+def test_a_repeated_whole_refund_without_refund_id_is_refused(alpha, pos, bought):
+    first = post_json(pos, refunds_of(bought["id"]), {})
+    again = post_json(pos, refunds_of(bought["id"]), {"reason": "Sent twice"})
+
+    assert (first.status_code, again.status_code) == (201, 409)
+    assert error(again)["code"] == "duplicate_refund"
+    assert Refund.objects.count() == 1
+
+
+def test_the_same_lines_are_refunded_again_with_a_refund_id(alpha, pos, bought):
+    one_botox = {"lines": [{"line_id": bought["lines"][0]["id"], "quantity": 1}]}
+
+    first = post_json(pos, refunds_of(bought["id"]), one_botox)
+    second = post_json(pos, refunds_of(bought["id"]), {**one_botox, "refund_id": "R-2"})
+
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert PointsAccount.objects.get(patient_id=bought["patient_id"]).balance == 0
+
+
+def test_a_different_refund_without_refund_id_is_applied(alpha, pos, bought):
+    botox_line, wrap_line = (line["id"] for line in bought["lines"])
+
+    first = post_json(pos, refunds_of(bought["id"]), {"lines": [{"line_id": botox_line, "quantity": 1}]})
+    other_line = post_json(pos, refunds_of(bought["id"]), {"lines": [{"line_id": wrap_line, "quantity": 1}]})
+    more = post_json(pos, refunds_of(bought["id"]), {"lines": [{"line_id": botox_line, "quantity": 1}]})
+
+    assert (first.status_code, other_line.status_code) == (201, 201)
+    assert more.status_code == 409  # the first one again
+    assert Refund.objects.count() == 2
+
+
+def test_the_same_refund_without_refund_id_is_applied_after_the_window(alpha, pos, bought, settings):
+    settings.POS_DUPLICATE_REFUND_MINUTES = 10
+    one_botox = {"lines": [{"line_id": bought["lines"][0]["id"], "quantity": 1}]}
+    now = timezone.now()
+
+    with time_machine.travel(now, tick=False):
+        first = post_json(pos, refunds_of(bought["id"]), one_botox)
+    with time_machine.travel(now + timedelta(minutes=9, seconds=59), tick=False):
+        within = post_json(pos, refunds_of(bought["id"]), one_botox)
+    with time_machine.travel(now + timedelta(minutes=10, seconds=1), tick=False):
+        after = post_json(pos, refunds_of(bought["id"]), one_botox)
+
+    assert (first.status_code, within.status_code, after.status_code) == (201, 409, 201)
+    assert "10 minutes ago" in error(within)["message"]
+    assert Refund.objects.count() == 2
+
+
 def test_refunding_more_than_was_bought_is_refused(alpha, pos, bought):
     botox_line = bought["lines"][0]["id"]
 
@@ -716,3 +749,47 @@ def test_concurrent_sales_to_the_same_new_phone_invite_one_patient(committed_pra
     patient = Patient.objects.get()
     assert Purchase.objects.get().patient_id == patient.pk
     assert Message.objects.filter(patient=patient, purpose="invite").count() == 1
+
+
+def bought_in(practice, raw_key: str) -> dict:
+    PatientFactory(user__phone=PHONE)
+    CatalogItemFactory(external_id="SKU-BOTOX", price_cents=12_000)
+    return post_json(
+        pos_client(practice.slug, raw_key), PURCHASES, sale("T-1", lines=[{"item_id": "SKU-BOTOX", "quantity": 2}])
+    ).json()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"refund_id": "R-RACE"}, {"refund_id": "R-RACE", "lines": [{"line_id": 0, "quantity": 1}]}],
+    ids=["whole", "one line"],
+)
+def test_concurrent_repeats_of_a_refund_id_record_one_refund(committed_practice, body):
+    raw_key = new_key()
+    purchase = bought_in(committed_practice, raw_key)
+    if "lines" in body:
+        body = {**body, "lines": [{"line_id": purchase["lines"][0]["id"], "quantity": 1}]}
+
+    responses = race(
+        6, lambda: post_json(pos_client(committed_practice.slug, raw_key), refunds_of(purchase["id"]), body)
+    )
+
+    assert sorted(r.status_code for r in responses) == [200] * 5 + [201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert Refund.objects.count() == 1
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REFUND).count() == 1
+
+
+def test_concurrent_repeats_of_a_refund_without_refund_id_record_one_refund(committed_practice):
+    raw_key = new_key()
+    purchase = bought_in(committed_practice, raw_key)
+    body = {"lines": [{"line_id": purchase["lines"][0]["id"], "quantity": 1}]}
+
+    responses = race(
+        6, lambda: post_json(pos_client(committed_practice.slug, raw_key), refunds_of(purchase["id"]), body)
+    )
+
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 5
+    assert {r.json()["error"]["code"] for r in responses if r.status_code == 409} == {"duplicate_refund"}
+    assert Refund.objects.count() == 1
+    assert PointsAccount.objects.get(patient_id=purchase["patient_id"]).balance == 120

@@ -9,7 +9,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
-from practices.api_keys import authenticate_api_key, create_api_key, revoke_api_key, sign, signature_matches
+from practices.api_keys import (
+    authenticate_api_key,
+    create_api_key,
+    legacy_signature_matches,
+    revoke_api_key,
+    sign_legacy,
+)
 from practices.errors import PracticeError
 from practices.models import ApiKey, StaffMember
 from tests.factories import StaffMemberFactory
@@ -119,17 +125,19 @@ def test_a_key_only_exists_in_its_own_practice(alpha, beta):
     assert not can_call_the_api(raw_key, "beta")
 
 
-def test_signatures_are_hmac_sha256_of_the_body_keyed_with_the_key():
+def test_older_keys_signatures_are_hmac_sha256_of_the_body_keyed_with_the_key():
     body = b'{"transaction_id": "T-1"}'
-    header = sign("pk_live_secret", body)
+    header = sign_legacy("pk_live_secret", body)
 
     # The value any HMAC-SHA256 implementation gives (what the POS developer checks against).
     assert header == "sha256=51ab06f8fdea9eef68490d5a32ff7a2ef4671bbc3b6d14f694e4e332ae0fb307"
-    assert signature_matches(raw_key="pk_live_secret", body=body, header=header)
-    assert signature_matches(raw_key="pk_live_secret", body=body, header=header.upper().replace("SHA256", "sha256"))
-    assert not signature_matches(raw_key="pk_live_other", body=body, header=header)
-    assert not signature_matches(raw_key="pk_live_secret", body=body + b" ", header=header)
-    assert not signature_matches(raw_key="pk_live_secret", body=body, header=header.removeprefix("sha256="))
+    assert legacy_signature_matches(raw_key="pk_live_secret", body=body, header=header)
+    assert legacy_signature_matches(
+        raw_key="pk_live_secret", body=body, header=header.upper().replace("SHA256", "sha256")
+    )
+    assert not legacy_signature_matches(raw_key="pk_live_other", body=body, header=header)
+    assert not legacy_signature_matches(raw_key="pk_live_secret", body=body + b" ", header=header)
+    assert not legacy_signature_matches(raw_key="pk_live_secret", body=body, header=header.removeprefix("sha256="))
 
 
 # ---------------------------------------------------------------- the page
@@ -176,11 +184,27 @@ def test_a_new_key_is_shown_once(alpha, owner, owner_client):
     key = ApiKey.objects.get()
     page = response.content.decode()
     raw_key = page.split('id="new-key" value="')[1].split('"')[0]
+    secret = page.split('id="new-secret" value="')[1].split('"')[0]
     assert authenticate_api_key(raw_key) == key
-    assert "it is shown only this once" in page
+    assert secret == key.signing_secret
+    assert secret.startswith("pk_sign_")
+    assert "they are shown only this once" in page
     assert "no-store" in response["Cache-Control"]
     assert (key.name, key.require_signature, key.created_by) == ("Front desk POS", True, owner.user)
-    assert raw_key not in owner_client.get(PAGE).content.decode()
+    later = owner_client.get(PAGE).content.decode()
+    assert raw_key not in later
+    assert secret not in later
+
+
+def test_the_page_marks_older_keys_without_a_signing_secret(alpha, owner_client):
+    older, _ = create_api_key(name="Old tablet", actor=None)
+    ApiKey.objects.filter(pk=older.pk).update(signing_secret="")
+    create_api_key(name="Front desk POS", actor=None)
+
+    page = owner_client.get(PAGE).content.decode()
+
+    assert page.count("Older key without a signing secret") == 1
+    assert "create a new key, move the POS to it, then revoke the old one" in page
 
 
 def test_a_key_without_a_name_is_not_created(alpha, owner_client):

@@ -39,6 +39,23 @@ def test_an_unknown_code_is_404(pos, alpha):
     assert (response.status_code, response.json()["error"]["code"]) == (404, "voucher_not_found")
 
 
+@pytest.mark.parametrize(
+    "code",
+    ["%00", "AB%00CD", "%00/", "%FF", "%C3%A9", "%E2%80%8B", "%F0%9F%98%80", "A" * 2000, "%25", "%20"],
+    ids=["nul", "nul inside", "nul then slash", "invalid utf-8", "accent", "zero width", "emoji", "long", "%", "space"],
+)
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_code_no_voucher_can_have_is_404_with_the_error_body(pos, voucher, code, method):
+    path = f"/api/v1/pos/vouchers/{code}"
+    response = getattr(pos, method)(path if method == "get" else f"{path.rstrip('/')}/use")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] in ("voucher_not_found", "not_found")
+    assert response.json()["error"]["message"]
+    voucher.refresh_from_db()
+    assert voucher.status == Redemption.Status.ISSUED
+
+
 def test_using_a_voucher_is_idempotent(pos, voucher):
     first = pos.post(f"/api/v1/pos/vouchers/{voucher.voucher_code}/use")
     second = pos.post(f"/api/v1/pos/vouchers/{voucher.voucher_code}/use")
