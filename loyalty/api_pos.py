@@ -1,9 +1,9 @@
 """The POS API: the practice's point-of-sale system records purchases and refunds and looks patients up.
 
 Every call carries one of the practice's API keys (the owner creates them at /staff/settings/api-keys/),
-as `Authorization: Bearer <key>` or `X-Api-Key: <key>`, optionally signed with
-`X-Signature: sha256=<HMAC-SHA256 of the raw body>` (see practices.api_keys). Keys live in the
-practice's schema, so a key opens its own practice only.
+as `Authorization: Bearer <key>` or `X-Api-Key: <key>`, optionally signed with the key's signing secret
+(`X-Timestamp` and `X-Signature: v1=...` over the method, path, time and body; see practices.api_keys).
+Keys live in the practice's schema, so a key opens its own practice only.
 
 A patient is named by exactly one of `{"phone": "..."}`, `{"id": 12}` (our patient id, as returned
 by `GET /pos/patients`) or `{"member_code": "..."}`: the practice's own id for the patient
@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, ValidationError
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, NotFound, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -397,6 +397,12 @@ class PosView(APIView):
     # JSON only: the nested lines have no form encoding, and the signature covers exactly the JSON sent.
     parser_classes = [JSONParser]
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # No POS path parameter can hold a NUL byte, and PostgreSQL refuses one in any query: not found.
+        if any(isinstance(value, str) and "\x00" in value for value in kwargs.values()):
+            raise NotFound("Nothing here: the address holds a character no id or code can contain.")
+
     def permission_denied(self, request, message=None, code=None):
         if request.successful_authenticator is None:
             # DRF's own wording ("credentials were not provided") doesn't say what to send.
@@ -480,7 +486,9 @@ class RefundCreate(PosView):
     @extend_schema(
         operation_id="pos_refund_create",
         summary="Refund a purchase, whole or some lines",
-        description="Takes back the refunded lines' points. Idempotent on refund_id (a repeat answers 200).",
+        description="Takes back the refunded lines' points. Idempotent on refund_id (a repeat answers 200). "
+        "Without refund_id, a refund identical to one recorded for the purchase in the last minutes (same lines "
+        "and quantities, or the whole purchase) is refused with 409 duplicate_refund.",
         request=RefundIn,
         responses={201: RefundOut, 200: OpenApiResponse(RefundOut, description="A repeat"), **ERRORS},
     )
