@@ -1,7 +1,6 @@
 """URLs on a practice's host (<slug>.<BASE_DOMAIN>)."""
 
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -11,6 +10,7 @@ from loyalty import urls_pos as pos_urls
 from patients import urls as patient_urls
 from patients import urls_notifications as notification_urls
 from practices import urls as practice_urls
+from practices import views_media
 from referrals import urls as referrals_urls
 from referrals import urls_api as referrals_api_urls
 from rewards import urls as rewards_urls
@@ -49,8 +49,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_practice"), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Public uploads of the practice (or the platform) on its own host; see practices.views_media.
+urlpatterns.append(path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views_media.media, name="media"))
 
 handler404 = "config.errors.not_found"
 handler500 = "config.errors.server_error"

@@ -1,7 +1,8 @@
 from django.contrib import admin
-from django.db import connection
+from django.db import connection, models
 from django_tenants.utils import get_public_schema_name
 
+from .images import PictureField
 from .models import BackgroundTask, Domain, Practice, StaffMember, SupportEscalation
 from .tasks import retry_failed
 
@@ -20,6 +21,8 @@ class DomainInline(admin.TabularInline):
 
 @admin.register(Practice)
 class PracticeAdmin(PublicOnlyAdmin):
+    # The logo is refused from its header when too large in pixels, before anything decodes it.
+    formfield_overrides = {models.ImageField: {"form_class": PictureField}}
     list_display = ["name", "slug", "schema_name", "invite_code", "is_active", "created_at"]
     search_fields = ["name", "slug", "invite_code"]
     readonly_fields = ["schema_name", "invite_code", "created_at"]

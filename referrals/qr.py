@@ -12,6 +12,7 @@ from django.utils.safestring import SafeString, mark_safe
 from PIL import Image
 from qrcode.image.svg import SvgPathFillImage, SvgPathImage
 
+from practices.images import PICTURE_FORMATS, checked_decoding, picture_header
 from practices.models import Practice
 
 SIZE_ATTRIBUTES = re.compile(r'\s(width|height)="[^"]*"')
@@ -68,8 +69,10 @@ def _logo(practice: Practice | None) -> Image.Image | None:
         return None
     try:
         with practice.logo.open("rb") as handle:
-            logo = Image.open(handle)
-            logo.load()
+            picture_header(handle, formats=PICTURE_FORMATS)  # one too large to decode is left out
+            with checked_decoding():
+                logo = Image.open(handle)
+                logo.load()
     except (OSError, ValueError):
-        return None  # a missing or unreadable logo: the code works without it
+        return None  # a missing, unreadable or oversized logo: the code works without it
     return logo.convert("RGBA")

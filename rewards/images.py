@@ -1,4 +1,5 @@
-"""Reward pictures: checked, turned upright, shrunk to fit 1200 by 1200 pixels and re-encoded as JPEG.
+"""Reward pictures: checked (size in bytes, then format and pixels from the header), turned upright,
+shrunk to fit 1200 by 1200 pixels and re-encoded as JPEG.
 
 Re-encoding also drops whatever else the upload carried (EXIF with GPS, scripts in odd formats).
 """
@@ -9,6 +10,8 @@ from io import BytesIO
 
 from django.core.files.base import ContentFile
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from practices.images import UnusablePicture, checked_decoding, picture_header
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_SIDE = 1200
@@ -24,11 +27,12 @@ def reward_jpeg(upload) -> ContentFile:
     """The upload as a JPEG that fits in a MAX_SIDE square (never enlarged); raises UnusableImage."""
     if upload.size > MAX_UPLOAD_BYTES:
         raise UnusableImage("The picture is larger than 5 MB; use a smaller one.")
-    upload.seek(0)
     try:
-        with Image.open(upload) as image:
-            if image.format not in ACCEPTED_FORMATS:
-                raise UnusableImage("Use a JPG, PNG or WebP picture.")
+        picture_header(upload, formats=tuple(ACCEPTED_FORMATS))  # too many pixels: refused before decoding
+    except UnusablePicture as error:
+        raise UnusableImage(str(error)) from None
+    try:
+        with checked_decoding(), Image.open(upload, formats=tuple(ACCEPTED_FORMATS)) as image:
             image.load()
             picture = ImageOps.exif_transpose(image)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError):

@@ -96,5 +96,28 @@ def private_root(settings, tmp_path_factory):
 
 
 @pytest.fixture
+def urls_built_with_debug(settings):
+    """The URL confs as a process started with DEBUG on builds them (pytest-django turns DEBUG off before
+    they are first imported): whatever development serves, a test can ask for."""
+    import importlib
+
+    from django.urls import clear_url_caches
+
+    import config.urls_practice
+    import config.urls_public
+
+    def rebuild():
+        for module in (config.urls_practice, config.urls_public):
+            importlib.reload(module)
+        clear_url_caches()
+
+    settings.DEBUG = True
+    rebuild()
+    yield
+    settings.DEBUG = False
+    rebuild()
+
+
+@pytest.fixture
 def public_client(db):
     return Client(HTTP_HOST=settings.BASE_DOMAIN)

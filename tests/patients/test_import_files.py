@@ -59,7 +59,9 @@ def test_an_uploaded_list_is_kept_outside_media_under_a_made_up_name(manager, al
     assert not (Path(settings.MEDIA_ROOT) / alpha.schema_name / "imports" / "patients" / filename).exists()
 
 
-def test_an_uploaded_list_is_reachable_at_no_url_on_any_host(manager, alpha, alpha_client, private_root):
+def test_an_uploaded_list_is_reachable_at_no_url_on_any_host(
+    manager, alpha, alpha_client, private_root, urls_built_with_debug
+):
     filename = f"patients-{secrets.token_hex(4)}.csv"
     upload(alpha_client, filename)
     stored = PatientImport.objects.get().file.name

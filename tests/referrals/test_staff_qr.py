@@ -6,13 +6,14 @@ import xml.etree.ElementTree as ET
 import pytest
 import zxingcpp
 from django.core.files.base import ContentFile
-from PIL import Image
+from PIL import Image, ImageFile
 
 from referrals import services
 from referrals.codes import code_for_patient, code_for_staff
 from referrals.models import Partner
 from referrals.qr import qr_svg
 from tests.factories import PatientFactory, StaffMemberFactory, sign_in_staff
+from tests.pictures import huge_png
 
 
 @pytest.fixture
@@ -167,3 +168,21 @@ def test_a_signed_out_visitor_is_sent_to_sign_in(alpha, alpha_client):
     code = code_for_staff(StaffMemberFactory())
 
     assert alpha_client.get(f"/staff/referrals/qr/{code.code}.png").status_code == 302
+
+
+def test_a_logo_too_large_to_decode_is_left_out_of_the_png(manager, alpha, alpha_client, media_root, monkeypatch):
+    alpha.logo.save("logo.png", ContentFile(huge_png().getvalue()))  # stored before uploads were limited
+    decoded_sizes = []
+    load = ImageFile.ImageFile.load
+
+    def recording_load(self):
+        decoded_sizes.append(self.size)
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", recording_load)
+
+    response = alpha_client.get("/staff/referrals/qr/practice.png")
+
+    assert response.status_code == 200
+    assert (13_000, 13_000) not in decoded_sizes
+    assert decoded(response.content) == [services.join_url(alpha, source="qr")]
