@@ -44,6 +44,14 @@ def exception_handler(exc, context):
         fields = _fields(detail)
         message = "Some fields are not valid." if fields else _first_message(detail)
         code = "invalid"
+    elif isinstance(exc, exceptions.Throttled):
+        # DRF has set Retry-After (whole seconds); the message says the same to people.
+        fields = {}
+        wait = response.get("Retry-After")
+        message = "Too many requests. " + (
+            f"Please try again in {wait} second{'' if wait == '1' else 's'}." if wait else "Please try again later."
+        )
+        code = "rate_limited"
     else:
         fields = {}
         message = _first_message(detail)

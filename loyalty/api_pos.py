@@ -36,6 +36,7 @@ from patients.errors import InvalidPhone
 from patients.phones import normalize_phone
 from practices.api_keys import ApiKeyAuthentication, HasPracticeApiKey
 from practices.errors import DomainError
+from practices.throttles import PosApiThrottle
 
 from . import services
 from .errors import PurchaseNotFound
@@ -431,8 +432,9 @@ class PurchaseCreate(PosView):
         # without DRF's request cycle, which costs as much as the rest of the request; anything else
         # (no key or a refused one, another content type, an error in the input...) goes through DRF as
         # before, so every error answer stays DRF's. Both record the sale with the same calls.
-        # (Were throttles ever configured, every request would go through DRF, which applies them.)
-        response = _usual_purchase(request) if request.method == "POST" and not self.throttle_classes else None
+        # The request limit of the key (practices.throttles.PosApiThrottle, DRF's for this view too) is checked
+        # there as well; a request over it goes through DRF, which answers the 429.
+        response = _usual_purchase(request) if request.method == "POST" else None
         return response if response is not None else super().dispatch(request, *args, **kwargs)
 
 
@@ -445,12 +447,14 @@ def _usual_purchase(request) -> HttpResponse | None:
     if accept not in ("*/*", "application/json"):
         return None
     try:
-        if ApiKeyAuthentication().authenticate(request) is None:
+        authenticated = ApiKeyAuthentication().authenticate(request)
+        if authenticated is None:
             return None
         data = _plain_purchase(json.loads(request.body, parse_constant=_refuse_constant))
     except (AuthenticationFailed, ValueError):
         return None
-    if data is None:
+    # Counted once: a request handed to DRF from here on is over the limit (DRF answers its 429).
+    if data is None or not PosApiThrottle().allows_key(authenticated[1]):
         return None
     try:
         purchase, created = record_pos_purchase(**data)

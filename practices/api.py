@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .selectors import branding, practice_by_invite_code, practice_url
+from .throttles import CodeLookupThrottle
 
 
 class BrandingOut(serializers.Serializer):
@@ -40,6 +41,7 @@ class ResolvePractice(APIView):
     """Platform host: find the practice behind an invite code (what the mobile app asks first)."""
 
     authentication_classes: list = []
+    throttle_classes = [CodeLookupThrottle]  # codes must not be found by trying them all
 
     @extend_schema(
         parameters=[

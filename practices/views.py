@@ -1,9 +1,12 @@
+from csp.decorators import csp_update
+from django.conf import settings
 from django.http import HttpResponseNotFound
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 
 from .roles import staff_required
 from .selectors import practice_by_invite_code, practice_url
+from .throttles import client_address, hit, too_many_requests
 
 
 def unknown_host(request):
@@ -11,10 +14,14 @@ def unknown_host(request):
     return HttpResponseNotFound(render_to_string("404.html", {"unknown_host": True}, request=request))
 
 
+# The code form's answer is a redirect to the practice's own host, which the policy's form-action must allow.
+@csp_update({"form-action": [f"*.{settings.BASE_DOMAIN}:*"]})
 def platform_home(request):
     """The platform's landing page; a patient can find their practice by its invite code."""
     code = request.GET.get("code", "").strip()
     error = None
+    if code and (wait := hit("code_lookup", client_address(request))):
+        return too_many_requests(request, wait)
     if code:
         found = practice_by_invite_code(code)
         if found is not None:

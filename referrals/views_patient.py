@@ -15,6 +15,7 @@ from patients.access import patient_of, patient_required
 from patients.codes import normalize_code
 from practices.errors import DomainError
 from practices.selectors import current_practice
+from practices.throttles import limit_page_requests
 
 from .forms_patient import TextFriendForm
 from .models import ReferralCode, Visit
@@ -28,6 +29,7 @@ REPEAT_VISIT_SECONDS = 5 * 60
 FRIENDS_PAGE_SIZE = 50
 
 
+@limit_page_requests("code_lookup")  # codes must not be found by trying them all
 def share(request, code: str):
     """`/r/<code>`: who invited the visitor, what they get, and a button to join with the code filled in."""
     link = share_link(code=normalize_code(code))
