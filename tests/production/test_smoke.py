@@ -29,6 +29,7 @@ from tests.production.processes import (
 STARTUP_TIMEOUT = 25  # seconds for gunicorn to serve and the worker to report
 # As a TLS-terminating proxy sends them (BEHIND_PROXY=true): no redirect to HTTPS.
 PROXIED = {"X-Forwarded-Proto": "https"}
+SMOKE_PNG = b"\x89PNG\r\n\x1a\n" + b"not decoded: served as stored"
 
 
 def start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
@@ -103,6 +104,11 @@ def test_the_documented_deployment_serves_pages_static_files_and_health(producti
     assert collected.returncode == 0, collected.stdout[-2000:] + collected.stderr[-4000:]
     assert (tmp_path / "static" / "staticfiles.json").exists()
 
+    media = tmp_path / "data" / "media" / "p_alpha"
+    for name, data in (("rewards/smoke.png", SMOKE_PNG), ("imports/patients/list.csv", b"phone\n+12025550143\n")):
+        (media / name).parent.mkdir(parents=True, exist_ok=True)
+        (media / name).write_bytes(data)
+
     port = free_port()
     logs = {"gunicorn": tmp_path / "gunicorn.log", "qcluster": tmp_path / "qcluster.log"}
     processes = {}
@@ -149,6 +155,13 @@ def test_the_documented_deployment_serves_pages_static_files_and_health(producti
             assert status == 200, path
             assert content, path
             assert "immutable" in headers["cache-control"], path  # whitenoise's answer for a hashed name
+
+        # Public uploads are served by the app with DEBUG off, on their practice's host only; a stray list is not.
+        picture = "/media/p_alpha/rewards/smoke.png"
+        status, headers, content = get(port, picture, host=host_of("alpha"), headers=PROXIED)
+        assert (status, headers["Content-Type"], content) == (200, "image/png", SMOKE_PNG)
+        assert get(port, picture, host=host_of("beta"), headers=PROXIED)[0] == 404
+        assert get(port, "/media/p_alpha/imports/patients/list.csv", host=host_of("alpha"), headers=PROXIED)[0] == 404
     finally:
         for process in processes.values():
             stop(process)
