@@ -38,7 +38,8 @@ class PrivateStorage(FileSystemStorage):
     def path(self, name: str) -> str:
         # A practice never reads another practice's files, even through a name it was handed.
         folder = practice_folder()
-        if not name.replace("\\", "/").startswith(f"{folder}/"):
+        parts = name.replace("\\", "/").split("/")
+        if len(parts) < 2 or parts[0] != folder or any(part in ("", ".", "..") for part in parts):
             raise SuspiciousFileOperation(f"A private file outside the practice's folder ({folder}/) was asked for.")
         return super().path(name)
 
