@@ -10,7 +10,8 @@
   127.0.0.1 and a free port; the browser asks for http://e2e-<random>.localhost:<port>/ so the request is
   routed to the practice by its host, as in production.
 - `person(...)` opens a browser context of its own for each person (a patient, the front desk): separate
-  cookies, as on two devices. When a test fails, every open page is saved as a screenshot and the paths
+  cookies, as on two devices. Anything the browser refuses under the Content-Security-Policy (it says so on
+  the console) fails the test. When a test fails, every open page is saved as a screenshot and the paths
   are printed with the failure.
 """
 
@@ -35,6 +36,9 @@ HERE = Path(__file__).resolve().parent
 # Each page load or click waits this long at most (Playwright's own default is 30 s).
 ACTION_TIMEOUT_MS = 10_000
 expect.set_options(timeout=ACTION_TIMEOUT_MS)
+# What the Content-Security-Policy is meant to refuse: ReDoc (/api/redoc/) always asks for Redocly's logo from
+# their CDN; the policy keeps the page from loading it, and the page is fine without.
+EXPECTED_REFUSALS = ("https://cdn.redoc.ly/",)
 
 
 def chromium_path() -> tuple[str | None, str]:
@@ -166,9 +170,22 @@ def person(browser, server_url, practice, request, tmp_path) -> Iterator[Callabl
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
+        # Chromium enforces the Content-Security-Policy and reports what it refused on the console.
+        page.on(
+            "console",
+            lambda message: (
+                refused.append(f"{who}: {message.text}")
+                if "Content Security Policy" in message.text and not any(ok in message.text for ok in EXPECTED_REFUSALS)
+                else None
+            ),
+        )
         pages.append((who, page))
         return page
 
+    refused: list[str] = []
     yield open_as
     for context in contexts:
         context.close()
+    assert not refused, "the browser refused what the pages asked for under the Content-Security-Policy:\n" + (
+        "\n".join(refused)
+    )

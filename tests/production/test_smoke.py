@@ -139,9 +139,18 @@ def test_the_documented_deployment_serves_pages_static_files_and_health(producti
         assert alpha in join
         assert 'name="phone"' in join
 
-        status, _, docs = page(port, "/api/docs/", host_of("alpha"))
+        status, docs_headers, docs = page(port, "/api/docs/", host_of("alpha"))
         assert status == 200, docs[-2000:]
         assert "swagger-ui" in docs.lower()
+        assert "content-security-policy" in docs_headers
+        # Swagger UI from the app's own collected static files (drf-spectacular-sidecar), no CDN.
+        scripts = re.findall(r'<script src="([^"]+)"', docs)
+        bundle = next(src for src in scripts if "swagger-ui-bundle" in src)
+        assert bundle.startswith("/static/drf_spectacular_sidecar/swagger-ui-dist/"), scripts
+        for path in [bundle, next(src for src in scripts if src.startswith("/api/docs/?script"))]:
+            status, headers, content = page(port, path, host_of("alpha"))
+            assert status == 200, path
+            assert "javascript" in headers["content-type"], path
 
         status, _, admin_login = page(port, "/admin/login/", settings.BASE_DOMAIN)
         assert status == 200, admin_login[-2000:]
