@@ -10,7 +10,7 @@ import dj_database_url
 from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
-from practices import log_context
+from practices import log_context, throttle_rates
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / ".data"))
@@ -287,9 +287,7 @@ REST_FRAMEWORK = {
 }
 for _scope, _rate in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].items():
     try:
-        from practices.throttles import parse_rate
-
-        parse_rate(_rate)
+        throttle_rates.parse_rate(_rate)
     except ValueError as _error:
         _PROBLEMS.append(f"The request limit {_scope} is not valid: {_error}.")
 # How many proxies in front of the web processes append to X-Forwarded-For: request limits per address (ours
@@ -304,6 +302,8 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # Swagger UI and ReDoc from our own static files (drf-spectacular-sidecar), not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
+    # No validator badge fetched from swagger.io (it would send it the schema's address).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }

@@ -3,8 +3,9 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
+from config import api_docs
 from loyalty import urls as loyalty_urls
 from loyalty import urls_pos as pos_urls
 from patients import urls as patient_urls
@@ -47,7 +48,8 @@ urlpatterns = [
     path("", include("analytics.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_practice"), name="api_schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("api/docs/", api_docs.swagger_view(), name="api_docs"),
+    path("api/redoc/", api_docs.redoc_view(), name="api_redoc"),
 ]
 # Public uploads of the practice (or the platform) on its own host; see practices.views_media.
 urlpatterns.append(path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views_media.media, name="media"))
