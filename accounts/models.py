@@ -62,3 +62,35 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.first_name or self.email or ""
+
+
+class SecurityEvent(models.Model):
+    """A change to how people sign in, and who made it: the audit of two-factor authentication.
+
+    Lives wherever the accounts do (a practice's schema for its staff, the public schema for platform
+    operators). Rows are only ever added.
+    """
+
+    class Kind(models.TextChoices):
+        TWO_FACTOR_ON = "two_factor_on", "Two-factor turned on"
+        TWO_FACTOR_OFF = "two_factor_off", "Two-factor turned off"
+        RECOVERY_CODES = "recovery_codes", "New recovery codes"
+        TWO_FACTOR_RESET = "two_factor_reset", "Two-factor reset"
+        STAFF_REQUIREMENT = "staff_requirement", "Two-factor requirement for staff"
+
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    # Whose sign-in changed; empty for a practice-wide setting.
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Who made the change, in words: kept when the account is deleted, and the only record for a command.
+    actor_label = models.CharField(max_length=200, blank=True)
+    before = models.CharField(max_length=100, blank=True)
+    after = models.CharField(max_length=100, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -40,6 +40,10 @@ class Practice(TenantMixin):
     accent_color = models.CharField(max_length=7, default="#f59e0b", validators=[hex_colour])
     invite_code = models.CharField(max_length=12, unique=True, null=True, blank=True)
     is_active = models.BooleanField(default=True)
+    # Set by the owner (practices.two_factor): staff without two-factor are sent to set it up first.
+    staff_two_factor_required = models.BooleanField(
+        default=False, help_text="Every staff member must sign in with a second factor (an authenticator app)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     auto_create_schema = True

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views, views_api_keys
+from . import api, views, views_api_keys, views_two_factor
 
 app_name = "practices"
 
@@ -8,6 +8,12 @@ urlpatterns = [
     path("staff/", views.staff_dashboard, name="staff_dashboard"),
     path("staff/settings/api-keys/", views_api_keys.api_keys, name="api_keys"),
     path("staff/settings/api-keys/<int:key_id>/revoke/", views_api_keys.api_key_revoke, name="api_key_revoke"),
+    path("staff/settings/security/", views_two_factor.security_settings, name="security_settings"),
+    path(
+        "staff/settings/security/staff/<int:member_id>/reset/",
+        views_two_factor.reset_member_two_factor,
+        name="two_factor_reset",
+    ),
 ]
 
 api_urlpatterns = [

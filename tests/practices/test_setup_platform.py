@@ -1,6 +1,8 @@
+from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django_q.models import Schedule
@@ -10,6 +12,7 @@ from accounts.models import User
 from practices.models import Domain, Practice
 from practices.selectors import practice_url
 from practices.signals import DAILY_SCHEDULE_NAME, FREQUENT_SCHEDULE_NAME
+from tests.two_factor import set_up_two_factor
 
 OPERATOR = "ops@example.com"
 
@@ -50,7 +53,7 @@ def test_the_platform_host_answers_once_it_has_run(without_platform_domain, publ
     home = public_client.get("/")
     assert home.status_code == 200
     assert "Rewards from your practice" in home.content.decode()
-    admin_login = public_client.get("/admin/login/")
+    admin_login = public_client.get("/admin/login/", follow=True)
     assert admin_login.status_code == 200
     assert 'name="password"' in admin_login.content.decode()
     alpha = Practice.objects.get(slug="alpha")
@@ -61,14 +64,18 @@ def test_the_platform_host_answers_once_it_has_run(without_platform_domain, publ
     assert public_client.get("/api/v1/practices/resolve", {"code": "NOSUCHCODE"}).status_code == 404
 
 
-def test_the_operator_signs_in_to_the_platform_admin_with_the_printed_password(db, public_client):
+def test_the_operator_signs_in_with_the_printed_password_and_sets_up_two_factor_first(db, public_client):
     out = setup_platform("--operator-email", OPERATOR)
     password = printed_password(out)
 
-    response = public_client.post("/admin/login/?next=/admin/", {"username": OPERATOR, "password": password})
+    response = public_client.post("/staff/login/?next=/admin/", {"login": OPERATOR, "password": password})
 
     assert response.status_code == 302
     assert response["Location"] == "/admin/"
+    admin_home = public_client.get("/admin/")
+    assert admin_home["Location"] == "/staff/2fa/totp/activate/"
+    with time_machine.travel(datetime(2026, 11, 30, 15, 0, 5, tzinfo=UTC), tick=False):
+        set_up_two_factor(public_client, password=password)
     admin_home = public_client.get("/admin/")
     assert admin_home.status_code == 200
     assert "Practices" in admin_home.content.decode()

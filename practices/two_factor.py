@@ -1,0 +1,187 @@
+"""Two-factor authentication for staff and platform operators: allauth's MFA (an authenticator app and
+recovery codes), with the rules of this platform.
+
+Who must use it: platform operators always; a practice's staff once the owner requires it (the practice's
+`staff_two_factor_required`). Only they use it: patients sign in with a code texted to their phone.
+Everything that changes it is written to accounts.SecurityEvent: turning it on or off and new recovery
+codes (from allauth's signals), a reset by someone else, and the owner's requirement.
+"""
+
+from __future__ import annotations
+
+from allauth.mfa import signals as mfa_signals
+from allauth.mfa.adapter import DefaultMFAAdapter
+from allauth.mfa.models import Authenticator
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.dispatch import receiver
+from django_tenants.utils import get_public_schema_name
+
+from accounts.models import SecurityEvent, User
+
+from .errors import PracticeError
+from .models import Practice, StaffMember
+from .selectors import current_practice
+
+Kind = SecurityEvent.Kind
+
+
+def on_platform() -> bool:
+    """Whether the connection is in the platform's own (public) schema, where the accounts are operators."""
+    return connection.schema_name == get_public_schema_name()
+
+
+# ---------------------------------------------------------------- reads
+
+
+def has_two_factor(user) -> bool:
+    """Whether the account signs in with an authenticator app (recovery codes alone are not a second factor)."""
+    return bool(
+        user.is_authenticated and Authenticator.objects.filter(user_id=user.pk, type=Authenticator.Type.TOTP).exists()
+    )
+
+
+def two_factor_required(user) -> bool:
+    """Whether the account must use two-factor: platform operators always; staff when their practice requires it."""
+    if on_platform():
+        return bool(user.is_staff)
+    return (
+        current_practice().staff_two_factor_required
+        and StaffMember.objects.filter(user_id=user.pk, is_active=True).exists()
+    )
+
+
+def staff_two_factor_overview() -> QuerySet[StaffMember]:
+    """The practice's active staff, each with `has_two_factor`, for the owner's security page."""
+    totp = Authenticator.objects.filter(user_id=OuterRef("user_id"), type=Authenticator.Type.TOTP)
+    return (
+        StaffMember.objects.filter(is_active=True)
+        .select_related("user")
+        .annotate(has_two_factor=Exists(totp))
+        .order_by("user__first_name", "user__last_name", "user__email")
+    )
+
+
+def recent_security_events(*, limit: int = 20) -> QuerySet[SecurityEvent]:
+    return SecurityEvent.objects.select_related("user", "actor")[:limit]
+
+
+def label_of(user: User | None) -> str:
+    if user is None:
+        return ""
+    name = user.get_full_name()
+    return f"{name} <{user.email}>" if name and user.email else (name or user.email or f"User {user.pk}")
+
+
+# ---------------------------------------------------------------- writes
+
+
+@transaction.atomic
+def set_staff_two_factor_required(*, required: bool, actor: User) -> Practice:
+    """Require two-factor of every staff member of the current practice, or stop requiring it.
+
+    Recorded with who did it; changes nothing (and records nothing) when it is already so.
+    """
+    practice = current_practice()
+    before = (
+        Practice.objects.select_for_update().values_list("staff_two_factor_required", flat=True).get(pk=practice.pk)
+    )
+    if before != required:
+        Practice.objects.filter(pk=practice.pk).update(staff_two_factor_required=required)
+        SecurityEvent.objects.create(
+            kind=Kind.STAFF_REQUIREMENT,
+            actor=actor,
+            actor_label=label_of(actor),
+            before="required" if before else "not required",
+            after="required" if required else "not required",
+        )
+    practice.staff_two_factor_required = required  # the copy this request routes with
+    return practice
+
+
+@transaction.atomic
+def reset_two_factor(*, user: User, actor: User | None = None, actor_label: str = "", note: str = "") -> bool:
+    """Remove the account's authenticator app and recovery codes (a lost phone), recorded with who did it.
+
+    The account then signs in with its password alone and, where two-factor is required, sets it up again
+    before anything else. False (and nothing recorded) when it had none.
+    """
+    deleted, _ = Authenticator.objects.filter(user_id=user.pk).delete()
+    if not deleted:
+        return False
+    SecurityEvent.objects.create(
+        kind=Kind.TWO_FACTOR_RESET,
+        user=user,
+        actor=actor,
+        actor_label=actor_label or label_of(actor),
+        before="on",
+        after="off",
+        note=note[:300],
+    )
+    return True
+
+
+def reset_staff_two_factor(*, member: StaffMember, actor: User) -> bool:
+    """The owner resets a staff member's two-factor (not their own: they turn it off on their own page)."""
+    if member.user_id == actor.pk:
+        raise PracticeError("Turn your own two-factor authentication off or on from your Two-factor page.")
+    return reset_two_factor(user=member.user, actor=actor, note="reset by the practice's owner")
+
+
+# ---------------------------------------------------------------- allauth
+
+
+class TwoFactorAdapter(DefaultMFAAdapter):
+    """allauth's MFA with this platform's wording, names and rules (settings.MFA_ADAPTER)."""
+
+    error_messages = {
+        **DefaultMFAAdapter.error_messages,
+        "incorrect_code": "That code isn't right. Enter the 6-digit code your authenticator app shows now.",
+        "cannot_delete_authenticator": "Two-factor authentication is required for your account, so it stays on.",
+    }
+
+    def get_totp_issuer(self) -> str:
+        # What the authenticator app shows next to the code.
+        if on_platform():
+            return f"{settings.BASE_DOMAIN} platform"
+        return f"{current_practice().name} staff"
+
+    def get_totp_label(self, user) -> str:
+        return user.email or str(user)
+
+    def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
+        if authenticator.type == Authenticator.Type.RECOVERY_CODES:
+            return True
+        return not two_factor_required(authenticator.user)
+
+
+def _actor(request, user) -> User | None:
+    acting = getattr(request, "user", None)
+    return acting if acting is not None and acting.is_authenticated else user
+
+
+@receiver(mfa_signals.authenticator_added)
+def _record_added(sender, request, user, authenticator, **kwargs) -> None:
+    # Recovery codes made along with the authenticator app are part of turning it on.
+    if authenticator.type == Authenticator.Type.TOTP:
+        actor = _actor(request, user)
+        SecurityEvent.objects.create(
+            kind=Kind.TWO_FACTOR_ON, user=user, actor=actor, actor_label=label_of(actor), before="off", after="on"
+        )
+
+
+@receiver(mfa_signals.authenticator_removed)
+def _record_removed(sender, request, user, authenticator, **kwargs) -> None:
+    if authenticator.type == Authenticator.Type.TOTP:
+        actor = _actor(request, user)
+        SecurityEvent.objects.create(
+            kind=Kind.TWO_FACTOR_OFF, user=user, actor=actor, actor_label=label_of(actor), before="on", after="off"
+        )
+
+
+@receiver(mfa_signals.authenticator_reset)
+def _record_reset(sender, request, user, authenticator, **kwargs) -> None:
+    if authenticator.type == Authenticator.Type.RECOVERY_CODES:
+        actor = _actor(request, user)
+        SecurityEvent.objects.create(kind=Kind.RECOVERY_CODES, user=user, actor=actor, actor_label=label_of(actor))
