@@ -128,6 +128,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "patients.ratelimits.RetryAfterMiddleware",  # every 429 with Retry-After; allauth's RateLimited as a 429
 ]
 
 ROOT_URLCONF = "config.urls_practice"
@@ -223,15 +224,18 @@ LOGIN_URL = "/staff/login/"
 LOGIN_REDIRECT_URL = "/staff/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/staff/login/"
 ACCOUNT_ADAPTER = "patients.adapters.AccountAdapter"
-# Staff sign in by email and password (/staff/login/); patients by phone and a code sent by SMS.
+# Staff sign in by email and password (/staff/login/); patients by phone and a code sent by SMS, or by a code
+# sent to their email address once they confirmed it (patients.signup: staff never get a code by email).
 ACCOUNT_LOGIN_METHODS = {"email", "phone"}
 # Both optional for allauth (staff have no phone and must pass its login stages); the join form requires
 # the phone. The email is optional for patients.
 ACCOUNT_SIGNUP_FIELDS = ["phone", "email"]
 ACCOUNT_SIGNUP_FORM_CLASS = "patients.forms.JoinDetailsForm"
-ACCOUNT_FORMS = {"login": "practices.forms.StaffLoginForm"}
+ACCOUNT_FORMS = {"login": "practices.forms.StaffLoginForm", "request_login_code": "patients.signup.RequestCodeForm"}
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "none"
+# A new email address is used once its emailed link is opened; the old one stays until then.
+ACCOUNT_CHANGE_EMAIL = True
 ACCOUNT_PHONE_VERIFICATION_ENABLED = True
 ACCOUNT_PHONE_VERIFICATION_TIMEOUT = 10 * 60
 ACCOUNT_PHONE_VERIFICATION_MAX_ATTEMPTS = 5
@@ -245,13 +249,14 @@ ACCOUNT_PREVENT_ENUMERATION = False
 ALLAUTH_USER_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
-# Code sends are limited per phone ("key") and per address; attempts per code by MAX_ATTEMPTS.
-# The wording of the "try again" messages is derived from these (patients.adapters).
+# Code sends are limited per phone ("key") and per address; attempts per code by MAX_ATTEMPTS. Over a limit:
+# 429 with Retry-After (patients.ratelimits). A waiting room shares one address, so sign-ups per address are
+# generous; every sign-up texts a code, so verify_phone's per-address limits are at least signup's.
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
     "request_login_code": "20/m/ip,3/10m/key",
-    "verify_phone": "10/m/ip,3/10m/key",
-    "signup": "20/m/ip",
+    "verify_phone": "30/m/ip,300/h/ip,3/10m/key",
+    "signup": "30/m/ip,300/h/ip",
 }
 HEADLESS_CLIENTS = ("app",)
 # Staff and platform operators' two-factor (practices/two_factor.py): an authenticator app (TOTP) and
@@ -264,7 +269,7 @@ MFA_RECOVERY_CODES_SHOW_ONCE = True
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "allauth.headless.contrib.rest_framework.authentication.XSessionTokenAuthentication",
+        "patients.api_auth.SessionTokenAuthentication",  # allauth's X-Session-Token; 401 when wrong or expired
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
@@ -350,6 +355,7 @@ BACKGROUND_TASKS = {
 PRACTICE_DAILY_JOBS = [
     "practices.jobs.clear_expired_sessions",
     "practices.jobs.delete_old_private_files",
+    "patients.jobs.remove_stale_signups",
     "loyalty.jobs.run_daily_jobs",
     "rewards.jobs.run_daily_jobs",
     "analytics.jobs.run_daily_jobs",

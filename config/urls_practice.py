@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView
 from config import api_docs
 from loyalty import urls as loyalty_urls
 from loyalty import urls_pos as pos_urls
+from patients import headless as patient_headless_urls
 from patients import urls as patient_urls
 from patients import urls_notifications as notification_urls
 from practices import urls as practice_urls
@@ -38,6 +39,8 @@ urlpatterns = [
     # After allauth's URLs: the patient join/sign-in pages take over the names allauth redirects to.
     *patient_urls.allauth_overrides,
     path("", include(patient_urls)),
+    # The app's sign-up and sign-in with the patients' rules (patients/headless.py), ahead of allauth's own.
+    path("_allauth/app/v1/auth/", include(patient_headless_urls)),
     path("_allauth/", include("allauth.headless.urls")),
     path("", include(practice_urls)),
     path("", include("patients.urls_sms")),
@@ -56,3 +59,5 @@ urlpatterns.append(path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views_me
 
 handler404 = "config.errors.not_found"
 handler500 = "config.errors.server_error"
+# allauth's rate limits answer 429 with Retry-After and a page saying when to try again (allauth looks it up here).
+handler429 = "patients.ratelimits.handler429"

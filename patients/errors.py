@@ -12,3 +12,8 @@ class InvalidPhone(PatientError):
 class PhoneTaken(PatientError):
     code = "phone_taken"
     status = 409
+
+
+class SignupInProgress(PatientError):
+    code = "signup_in_progress"
+    status = 409

@@ -106,21 +106,9 @@ class JoinDetailsForm(forms.Form):
         return normalize_code(self.cleaned_data.get("code", ""))
 
     def signup(self, request, user) -> None:
-        """Called by allauth once the user exists: attach the patient profile."""
-        from .services import complete_join
-
-        data = self.cleaned_data
-        complete_join(
-            user=user,
-            first_name=data["first_name"],
-            last_name=data["last_name"],
-            email=data.get("email") or "",
-            birthday=data["birthday"],
-            code=data.get("code") or "",
-            arrived_from=data.get("source") or "",
-            sms_consent=bool(data.get("sms_consent")),
-            sms_consent_text=sms_consent_wording(),
-        )
+        """allauth requires this hook of a sign-up form class; it is never reached here: the join form saves a
+        pending sign-up instead (patients.signup.JoinForm.save), and the patient is made once the code is
+        confirmed (patients.services.confirm_signup)."""
 
 
 def clean_unique_email(email: str, *, user) -> str:

@@ -214,3 +214,31 @@ class PatientImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.status})"
+
+
+class PendingSignup(models.Model):
+    """A sign-up waiting for its SMS code: the join form's answers, kept apart from patients.
+
+    allauth's phone verification is a stage of signing in a user, so a sign-up makes a user to send the code
+    to: an *inactive* one holding only the phone number (nothing signs it in, finds it by phone or email, or
+    lists it). No patient exists until the code is confirmed (`patients.services.confirm_signup`): then the
+    user becomes active, the patient is created with these answers, the terms and SMS consent are recorded
+    and the join is announced (the referral counts from then on). A second sign-up with the same number
+    replaces this one; the daily job removes those older than a day, with their user.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pending_signup")
+    first_name = models.CharField(max_length=150)
+    last_name = models.CharField(max_length=150)
+    email = models.EmailField(blank=True)
+    birthday = models.DateField()
+    # The invite or referral code typed or scanned, as entered; the page the patient came from (qr, app...).
+    code = models.CharField(max_length=32, blank=True)
+    arrived_from = models.CharField(max_length=12, blank=True)
+    sms_consent = models.BooleanField(default=False)
+    # The wording shown next to the checkbox, recorded with the answer once the number is confirmed.
+    sms_consent_text = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"Sign-up waiting for its code ({self.created_at:%Y-%m-%d %H:%M})"

@@ -1,15 +1,16 @@
 """Writes about patients: accounts, joining, profile, timeline. (SMS sending: patients.messaging.)"""
 
 import logging
-from datetime import date
+from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
 
-from .errors import PhoneTaken
-from .models import Activity, Patient
+from .errors import PhoneTaken, SignupInProgress
+from .models import Activity, Patient, PendingSignup
 from .phones import normalize_phone
 from .signals import patient_joined
 
@@ -150,7 +151,6 @@ def update_profile(
     patient: Patient,
     first_name: str | None = None,
     last_name: str | None = None,
-    email: str | None = None,
     birthday: date | None = None,
     sms_consent: bool | None = None,
     sms_consent_text: str = "",
@@ -158,16 +158,15 @@ def update_profile(
     notify_by_push: bool | None = None,
     actor: User | None = None,
 ) -> Patient:
-    """Change what the patient (or staff for them) edited; only given fields change; one timeline line."""
+    """Change what the patient (or staff for them) edited; only given fields change; one timeline line.
+
+    The email address is not among them: a new address must be confirmed first (`request_email_change`)."""
     user = patient.user
     changed: list[str] = []
     for field, value in (("first_name", first_name), ("last_name", last_name)):
         if value is not None and getattr(user, field) != value.strip():
             setattr(user, field, value.strip())
             changed.append(field)
-    if email is not None and (email.strip() or None) != user.email:
-        user.email = email.strip() or None
-        changed.append("email")
     if changed:
         user.save(update_fields=changed)
 
@@ -212,3 +211,147 @@ def activate_pending_patient(*, user: User) -> Patient | None:
         record_activity(patient=patient, kind=Activity.Kind.JOINED, summary="Joined (finished an invitation)")
         announce_join(patient=patient)
     return patient
+
+
+# ---------------------------------------------------------------- joining: the phone first, then the patient
+
+# A sign-up whose code was never confirmed is removed after this long (patients.jobs.remove_stale_signups).
+PENDING_SIGNUP_KEPT_FOR = timedelta(days=1)
+
+
+@transaction.atomic
+def start_signup(
+    *,
+    phone: str,
+    first_name: str,
+    last_name: str,
+    email: str,
+    birthday: date,
+    code: str,
+    arrived_from: str,
+    sms_consent: bool,
+    sms_consent_text: str,
+) -> User:
+    """Keep a sign-up until its number is confirmed by SMS code: an inactive user holding only the number,
+    and the answers beside it (PendingSignup). No patient, consent or referral exists yet.
+
+    A sign-up already waiting on this number is replaced (its code stops working); a number that belongs to
+    an account is refused.
+    """
+    phone = normalize_phone(phone)
+    User.objects.filter(phone=phone, is_active=False, pending_signup__isnull=False).delete()
+    if User.objects.filter(phone=phone).exists():
+        raise PhoneTaken("This number already has an account: sign in instead.", field="phone")
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(phone=phone, is_active=False)
+    except IntegrityError:
+        # Another sign-up with this number was saved at the same moment.
+        raise SignupInProgress(
+            "A sign-up with this number has just started. Use the code we texted, or try again in a minute.",
+            field="phone",
+        ) from None
+    PendingSignup.objects.create(
+        user=user,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        email=(email or "").strip().lower(),
+        birthday=birthday,
+        code=code,
+        arrived_from=arrived_from,
+        sms_consent=sms_consent,
+        sms_consent_text=sms_consent_text if sms_consent else "",
+    )
+    return user
+
+
+class ConfirmedSignup(NamedTuple):
+    patient: Patient
+    # The address given at sign-up, to be confirmed by its own link ("" when none, or another account has it).
+    email_to_confirm: str
+
+
+def confirm_signup(*, user: User) -> ConfirmedSignup | None:
+    """The number of a waiting sign-up was confirmed with its code: the user becomes active and the patient
+    joins with the answers given (terms and SMS consent recorded now, the join announced once, so the
+    referral counts from now). Does nothing (None) for a user with no sign-up waiting.
+
+    The email address given is not used yet: it waits for its own confirmation (see `request_email_change`),
+    and is dropped if another account took it in the meantime.
+    """
+    with transaction.atomic():
+        pending = PendingSignup.objects.select_for_update().filter(user_id=user.pk).first()
+        if pending is None:
+            return None
+        User.objects.filter(pk=user.pk).update(is_active=True)
+        user.is_active = True
+        pending.delete()
+        patient = complete_join(
+            user=user,
+            first_name=pending.first_name,
+            last_name=pending.last_name,
+            email="",
+            birthday=pending.birthday,
+            code=pending.code,
+            arrived_from=pending.arrived_from,
+            sms_consent=pending.sms_consent,
+            sms_consent_text=pending.sms_consent_text,
+        )
+    return ConfirmedSignup(patient, "" if email_taken(pending.email, user=user) else pending.email)
+
+
+def email_taken(email: str, *, user: User | None) -> bool:
+    """Whether another account uses this address (emails are unique within the practice)."""
+    email = (email or "").strip()
+    return bool(email) and User.objects.filter(email__iexact=email).exclude(pk=getattr(user, "pk", None)).exists()
+
+
+def remove_stale_signups(*, now: datetime | None = None) -> int:
+    """Remove the sign-ups whose code was not confirmed within PENDING_SIGNUP_KEPT_FOR, with their inactive
+    users; returns how many."""
+    cutoff = (now or timezone.now()) - PENDING_SIGNUP_KEPT_FOR
+    stale = User.objects.filter(is_active=False, pending_signup__created_at__lt=cutoff)
+    count = stale.count()
+    stale.delete()
+    return count
+
+
+# ---------------------------------------------------------------- email address
+
+
+def request_email_change(*, request, patient: Patient, email: str):
+    """The patient wants to use `email`: a confirmation link is sent to it, and the address in use changes
+    only once the link is opened (allauth's change-email flow; until then the address is not a sign-in
+    method nor used for anything). An empty email removes the address at once. Returns the address waiting
+    for confirmation, if one was added. `request` is allauth's: the link is built from it."""
+    from allauth.account.models import EmailAddress
+
+    email = (email or "").strip().lower()
+    user = patient.user
+    if email == (user.email or "").lower():
+        return None
+    if not email:
+        with transaction.atomic():
+            EmailAddress.objects.filter(user=user).delete()
+            user.email = None
+            user.save(update_fields=["email"])
+            record_activity(
+                patient=patient,
+                kind=Activity.Kind.PROFILE_UPDATED,
+                summary="Removed the email address",
+                data={"fields": ["email"]},
+            )
+        return None
+    return EmailAddress.objects.add_new_email(request, user, email)
+
+
+def email_confirmed(*, user: User) -> None:
+    """A patient opened the confirmation link: their address in use changed (one timeline line)."""
+    patient = Patient.objects.filter(user=user).first()
+    if patient is not None:
+        record_activity(
+            patient=patient,
+            kind=Activity.Kind.PROFILE_UPDATED,
+            summary="Confirmed a new email address",
+            data={"fields": ["email"]},
+        )

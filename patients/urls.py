@@ -21,6 +21,7 @@ allauth_overrides = [
     path("join/verify/", views.VerifyPhoneView.as_view(), name="account_verify_phone"),
     path("signin/", views.SignInView.as_view(), name="account_request_login_code"),
     path("signin/code/", views.SignInCodeView.as_view(), name="account_confirm_login_code"),
+    path("email/confirm/<str:key>/", views.PatientConfirmEmailView.as_view(), name="account_confirm_email"),
 ]
 
 api_urlpatterns = [

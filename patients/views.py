@@ -1,21 +1,40 @@
 """Patient pages: join, sign in, home, profile. (Inbox: views_notifications; staff CRM: views_staff.)"""
 
-from allauth.account.forms import RequestLoginCodeForm
 from allauth.account.internal import flows
+from allauth.account.internal.flows.phone_verification import PhoneVerificationStageProcess
+from allauth.account.internal.stagekit import clear_login
+from allauth.account.models import EmailAddress
+from allauth.account.stages import LoginStageController, PhoneVerificationStage
 from allauth.account.views import (
+    ConfirmEmailView,
     ConfirmLoginCodeView,
     RequestLoginCodeView,
     SignupView,
     _VerifyPhoneSignupView,
 )
+from allauth.core.exceptions import RateLimited
 from django.contrib import messages
+from django.db import transaction
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.generic.edit import FormView
 
+from . import ratelimits
 from .access import patient_required
+from .errors import PatientError
 from .forms import FinishJoinForm, ProfileForm, sms_consent_wording
-from .services import complete_join, update_profile
+from .services import complete_join, request_email_change, update_profile
+from .signup import JoinForm, RequestCodeForm, code_can_be_sent
 from .staff_sections import patient_home_panels
+
+TOO_MANY_WRONG_CODES = "That code was wrong too many times, so it no longer works. We can text you a new one."
+SIGN_IN_CODE_EXPIRED = "That code is no longer valid (codes last 10 minutes). Request a new one."
+EMAIL_LINK_SENT = "We've emailed a link to {email}: open it to start using this address."
+SIGNUP_CODE_GONE = (
+    "That code no longer works: it expired, was wrong too many times, or you started joining again. "
+    "Fill in the form again and we'll text you a new code."
+)
 
 
 def _is_patient(user) -> bool:
@@ -23,9 +42,13 @@ def _is_patient(user) -> bool:
 
 
 class JoinView(SignupView):
-    """`/join/` (and `/join/?code=...`): phone, profile and consent; a code is then sent by SMS."""
+    """`/join/` (and `/join/?code=...`): phone, profile and consent; a code is then sent by SMS.
+
+    Nothing but a pending sign-up is saved until the code is entered (patients.signup.JoinForm).
+    """
 
     template_name = "patients/join.html"
+    form_class = JoinForm
 
     def dispatch(self, request, *args, **kwargs):
         if _is_patient(request.user):
@@ -39,9 +62,10 @@ class JoinView(SignupView):
         return initial
 
     def post(self, request, *args, **kwargs):
-        # A number the practice already knows signs in (a code is sent) instead of joining twice.
-        known = RequestLoginCodeForm(data={"phone": request.POST.get("phone", "")})
-        if known.is_valid() and getattr(known, "_user", None) is not None:
+        # A number the practice already knows signs in (a code is sent) instead of joining twice. (A number
+        # with only a pending sign-up is not known: joining again restarts its verification.)
+        known = RequestCodeForm(data={"phone": request.POST.get("phone", "")})
+        if known.is_valid() and known._user is not None:
             flows.login_by_code.LoginCodeVerificationProcess.initiate(
                 request=request, user=known._user, phone=known.cleaned_data["phone"]
             )
@@ -49,19 +73,71 @@ class JoinView(SignupView):
             return redirect("account_confirm_login_code")
         return super().post(request, *args, **kwargs)
 
+    def form_valid(self, form):
+        phone = form.cleaned_data["phone"]
+        if not code_can_be_sent(self.request, phone):
+            return ratelimits.too_many_requests(self.request, action="verify_phone", key=phone)
+        try:
+            # All or nothing: a limit met while texting the code leaves no sign-up behind.
+            with transaction.atomic():
+                return super().form_valid(form)
+        except RateLimited:
+            clear_login(self.request)
+            return ratelimits.too_many_requests(self.request, action="verify_phone", key=phone)
+        except PatientError as exc:
+            form.add_error(exc.field, exc.message)
+            return self.form_invalid(form)
+
 
 class VerifyPhoneView(_VerifyPhoneSignupView):
+    """`/join/verify/`: the code texted at sign-up; the patient joins once it is entered."""
+
     template_name = "patients/verify_phone.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        stage = LoginStageController.enter(request, PhoneVerificationStage.key)
+        if stage is None or stage.login.user is None or PhoneVerificationStageProcess.resume(stage) is None:
+            # Expired, ended by wrong codes, replaced by a newer sign-up for the number, or never started.
+            if stage is not None:
+                clear_login(request)
+            messages.error(request, SIGNUP_CODE_GONE)
+            return redirect("account_signup")
+        return super().dispatch(request, *args, **kwargs)
+
+    def respond_process_failed(self, form):
+        messages.error(self.request, SIGNUP_CODE_GONE)
+        return HttpResponseRedirect(reverse("account_signup"))
 
 
 class SignInView(RequestLoginCodeView):
     """`/signin/`: the patient's phone number; a sign-in code is sent by SMS."""
 
     template_name = "patients/signin.html"
+    form_class = RequestCodeForm
 
 
 class SignInCodeView(ConfirmLoginCodeView):
+    """`/signin/code/`: the code texted to sign in. The fifth wrong one ends the attempt and says so."""
+
     template_name = "patients/signin_code.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        response = super().dispatch(request, *args, **kwargs)
+        if getattr(self, "_process", False) is None:
+            messages.error(request, SIGN_IN_CODE_EXPIRED)
+        return response
+
+    def form_invalid(self, form):
+        if self._process.record_invalid_attempt():
+            return FormView.form_invalid(self, form)
+        messages.error(self.request, TOO_MANY_WRONG_CODES)
+        return redirect("account_request_login_code")
+
+
+class PatientConfirmEmailView(ConfirmEmailView):
+    """`/email/confirm/<key>/`: the link emailed to a new address; the address is used once confirmed here."""
+
+    template_name = "patients/confirm_email.html"
 
 
 def home(request):
@@ -93,7 +169,6 @@ def profile(request):
                 patient=patient,
                 first_name=data["first_name"],
                 last_name=data["last_name"],
-                email=data["email"],
                 birthday=data["birthday"],
                 sms_consent=data["sms_consent"],
                 sms_consent_text=sms_consent_wording(),
@@ -101,6 +176,8 @@ def profile(request):
                 notify_by_push=data["notify_by_push"],
             )
             messages.success(request, "Your profile is saved.")
+            if request_email_change(request=request, patient=patient, email=data["email"]):
+                messages.info(request, EMAIL_LINK_SENT.format(email=data["email"]))
             return redirect(reverse("patients:profile"))
     else:
         form = ProfileForm(
@@ -115,7 +192,12 @@ def profile(request):
                 "notify_by_push": patient.notify_by_push,
             },
         )
-    return render(request, "patients/profile.html", {"form": form, "patient": patient})
+    email_to_confirm = EmailAddress.objects.filter(user=user, verified=False).order_by("pk").last()
+    return render(
+        request,
+        "patients/profile.html",
+        {"form": form, "patient": patient, "email_to_confirm": email_to_confirm},
+    )
 
 
 @patient_required(allow_unfinished=True)
@@ -141,7 +223,7 @@ def finish_join(request):
             user=user,
             first_name=data["first_name"],
             last_name=data["last_name"],
-            email=data["email"],
+            email="",
             birthday=data["birthday"],
             code="",
             arrived_from="",
@@ -149,5 +231,7 @@ def finish_join(request):
             sms_consent_text=sms_consent_wording(),
         )
         messages.success(request, "Welcome! You're all set.")
+        if request_email_change(request=request, patient=patient, email=data["email"]):
+            messages.info(request, EMAIL_LINK_SENT.format(email=data["email"]))
         return redirect("/")
     return render(request, "patients/finish_join.html", {"form": form})

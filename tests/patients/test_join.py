@@ -192,8 +192,9 @@ def test_too_many_code_requests_say_when_to_try_again(alpha_client, alpha):
     for _ in range(3):
         Client(HTTP_HOST="alpha.localhost").post("/signin/", {"phone": PHONE})
     response = alpha_client.post("/signin/", {"phone": PHONE})
-    assert response.status_code == 200
-    assert "try again in 10 minutes" in response.content.decode()
+    assert response.status_code == 429
+    assert 590 <= int(response["Retry-After"]) <= 600
+    assert "Please try again in 10 minutes" in response.content.decode()
     assert len([m for m in sms.outbox if m.to == PHONE]) == 3
 
 
@@ -259,7 +260,7 @@ def test_the_phone_is_required_to_join(alpha_client, alpha):
     assert not User.objects.filter(first_name="Jane").exists()
 
 
-def test_the_optional_email_is_kept_and_must_be_unique(alpha_client, alpha):
+def test_the_optional_email_is_used_once_confirmed_and_must_be_unique(alpha_client, alpha, mailoutbox):
     page = alpha_client.get("/join/").content.decode()
     assert 'name="email"' in page
     PatientFactory(user__email="taken@example.test")
@@ -267,7 +268,13 @@ def test_the_optional_email_is_kept_and_must_be_unique(alpha_client, alpha):
     assert response.status_code == 200
     assert "already" in response.content.decode()
     join(alpha_client, email="Jane@Example.test")
-    assert User.objects.get(phone=PHONE).email.lower() == "jane@example.test"
+    user = User.objects.get(phone=PHONE)
+    assert user.email is None  # not in use until its link is opened
+    assert [m.to for m in mailoutbox] == [["jane@example.test"]]
+    link = re.search(r"https?://[^/]+(/email/confirm/[^/\s]+/)", mailoutbox[0].body).group(1)
+    alpha_client.post(link)
+    user.refresh_from_db()
+    assert user.email == "jane@example.test"
 
 
 def test_too_many_code_requests_from_one_network_are_refused(alpha_client, alpha):

@@ -1,0 +1,24 @@
+"""How the patient API knows the caller: the app's session token (`X-Session-Token`, from allauth headless)."""
+
+from allauth.headless.contrib.rest_framework.authentication import XSessionTokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+
+
+class SessionTokenAuthentication(XSessionTokenAuthentication):
+    """allauth's `X-Session-Token`, answered 401 (not 403) when it is missing, wrong or expired, so the app knows
+    to sign in again."""
+
+    def authenticate(self, request):
+        token = self.get_session_token(request)
+        if not token:
+            return None
+        found = super().authenticate(request)
+        if found is None:
+            raise AuthenticationFailed(
+                "This session token is not valid or has expired: sign in again.", code="invalid_session_token"
+            )
+        return found
+
+    def authenticate_header(self, request) -> str:
+        # Any WWW-Authenticate value makes DRF answer 401 when no credentials are given.
+        return 'X-Session-Token realm="api"'
