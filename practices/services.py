@@ -182,7 +182,8 @@ def ensure_platform_operator(*, email: str) -> PlatformOperator:
     """A platform operator (a superuser in the public schema) with this email.
 
     Creates one with a generated one-time password when no account uses the email; otherwise changes
-    nothing (an existing account keeps its password and permissions).
+    nothing (an existing account keeps its password and permissions). Operators set up two-factor at their
+    first sign-in: the platform admin lets none in without it (practices.admin_site).
     """
     try:
         validate_email(email)

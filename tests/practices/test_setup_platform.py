@@ -67,6 +67,7 @@ def test_the_platform_host_answers_once_it_has_run(without_platform_domain, publ
 def test_the_operator_signs_in_with_the_printed_password_and_sets_up_two_factor_first(db, public_client):
     out = setup_platform("--operator-email", OPERATOR)
     password = printed_password(out)
+    assert "Two-factor:        set up at the first sign-in" in out
 
     response = public_client.post("/staff/login/?next=/admin/", {"login": OPERATOR, "password": password})
 

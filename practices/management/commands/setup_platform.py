@@ -58,3 +58,6 @@ class Command(BaseCommand):
                 f"  One-time password: {operator.password}  (shown only now; change it after signing in, "
                 f"at {site_url(settings.BASE_DOMAIN, '/admin/password_change/')})"
             )
+            self.stdout.write(
+                "  Two-factor:        set up at the first sign-in (an authenticator app on the operator's phone)"
+            )
