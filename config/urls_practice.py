@@ -1,7 +1,10 @@
-"""URLs on a practice's host (<slug>.<BASE_DOMAIN>)."""
+"""URLs on a practice's host (<slug>.<BASE_DOMAIN>).
+
+No /admin/ here (a 404): staff work in the staff portal; the admin is the platform operators', on the platform
+host, behind a second factor (practices/admin_site.py).
+"""
 
 from django.conf import settings
-from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
@@ -12,6 +15,7 @@ from patients import headless as patient_headless_urls
 from patients import urls as patient_urls
 from patients import urls_notifications as notification_urls
 from practices import urls as practice_urls
+from practices import urls_two_factor as two_factor_urls
 from practices import views_media
 from referrals import urls as referrals_urls
 from referrals import urls_api as referrals_api_urls
@@ -35,10 +39,13 @@ urlpatterns = [
             )
         ),
     ),
+    # Staff manage their own two-factor here (allauth's pages, for staff only), before allauth's URLs.
+    path("staff/2fa/", include(two_factor_urls.two_factor_urlpatterns)),
     path("staff/", include("allauth.urls")),
     # After allauth's URLs: the patient join/sign-in pages take over the names allauth redirects to.
     *patient_urls.allauth_overrides,
     path("", include(patient_urls)),
+    *two_factor_urls.headless_urlpatterns,
     # The app's sign-up and sign-in with the patients' rules (patients/headless.py), ahead of allauth's own.
     path("_allauth/app/v1/auth/", include(patient_headless_urls)),
     path("_allauth/", include("allauth.headless.urls")),
@@ -49,7 +56,6 @@ urlpatterns = [
     path("", include(rewards_urls)),
     path("", include(referrals_urls)),
     path("", include("analytics.urls")),
-    path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_practice"), name="api_schema"),
     path("api/docs/", api_docs.swagger_view(), name="api_docs"),
     path("api/redoc/", api_docs.redoc_view(), name="api_redoc"),
