@@ -162,6 +162,11 @@ class AccountAdapter(DefaultAccountAdapter):
             return "/me/" if self.request.user.is_authenticated else "/"
         return super().get_email_verification_redirect_url(email_address)
 
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        # Emails name the practice (allauth's own templates only know the host name).
+        context.setdefault("practice", getattr(connection, "tenant", None))
+        super().send_mail(template_prefix, email, context)
+
     def login(self, request, user) -> None:
         super().login(request, user)
         if connection.schema_name == get_public_schema_name():

@@ -13,6 +13,7 @@ from http import HTTPStatus
 from allauth.account import app_settings as account_settings
 from allauth.core.exceptions import RateLimited
 from allauth.core.internal import ratelimit as allauth_ratelimit
+from allauth.headless.base.response import RateLimitResponse
 from allauth.headless.internal.restkit.response import APIResponse
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
@@ -93,6 +94,9 @@ class RetryAfterMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
+        if isinstance(response, RateLimitResponse):
+            # allauth's bare {"status": 429} from the app API: the same with what to do and when.
+            return too_many_requests(request)
         if response.status_code == 429 and not response.has_header("Retry-After"):
             response["Retry-After"] = str(seconds_until_allowed(request))
         return response

@@ -259,6 +259,7 @@ def test_changing_the_email_through_the_api_waits_for_its_link(alpha, mailoutbox
     patient.user.refresh_from_db()
     assert patient.user.email == "old@example.test"
     assert [m.to for m in mailoutbox] == [["new@example.test"]]
+    assert mailoutbox[0].subject.endswith("Alpha Aesthetics: confirm your email address")
     assert app("post", f"{AUTH}/code/request", {"email": "new@example.test"}).status_code == 400
 
     client().post(confirmation_link(mailoutbox[0]))
@@ -341,6 +342,7 @@ def test_the_sign_up_limit_per_address_is_a_429_with_retry_after(alpha, settings
     assert "Please try again in" in page.content.decode()
     response = app("post", f"{AUTH}/signup", {**join_data(phone="+14155550311"), "accept_terms": True})
     assert response.status_code == 429 and 1 <= int(response["Retry-After"]) <= 60
+    assert "Please try again in" in response.json()["errors"][0]["message"]
 
 
 def test_too_many_failed_staff_passwords_are_a_429_with_retry_after(alpha):
