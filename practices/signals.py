@@ -47,6 +47,8 @@ def ensure_daily_schedule(sender, **kwargs) -> None:
 
 @receiver(password_changed)
 def clear_one_time_password(sender, request, user, **kwargs) -> None:
+    if connection.schema_name == get_public_schema_name():
+        return  # a platform operator: no staff members in the platform's schema
     from .models import StaffMember
 
     StaffMember.objects.filter(user=user, must_change_password=True).update(must_change_password=False)

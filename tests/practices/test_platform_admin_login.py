@@ -160,3 +160,18 @@ def test_the_operator_pages_are_on_the_platform_host_only(alpha):
     client = Client(HTTP_HOST=settings.BASE_DOMAIN)
     assert client.get("/staff/signup/").status_code == 404
     assert client.get("/staff/login/code/").status_code == 404
+
+
+def test_an_operator_changes_the_one_time_password_on_the_platform_host(operator, public_client):
+    sign_in(public_client)
+    set_up_two_factor(public_client, password=PASSWORD)
+    new = "a-new-long-pass-99"
+
+    changed = public_client.post(
+        "/staff/password/change/", {"oldpassword": PASSWORD, "password1": new, "password2": new}
+    )
+
+    assert changed.status_code == 302
+    with schema_context(get_public_schema_name()):
+        operator.refresh_from_db()
+        assert operator.check_password(new)
