@@ -264,6 +264,11 @@ HEADLESS_CLIENTS = ("app",)
 MFA_ADAPTER = "practices.two_factor.TwoFactorAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_RECOVERY_CODES_SHOW_ONCE = True
+MFA_FORMS = {
+    "authenticate": "practices.two_factor.AuthenticateForm",
+    "reauthenticate": "practices.two_factor.ReauthenticateForm",
+    "activate_totp": "practices.two_factor.ActivateForm",
+}
 
 # ---------------------------------------------------------------- API
 REST_FRAMEWORK = {

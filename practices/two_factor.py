@@ -9,10 +9,15 @@ codes (from allauth's signals), a reset by someone else, and the owner's require
 
 from __future__ import annotations
 
+import re
+
 from allauth.mfa import signals as mfa_signals
 from allauth.mfa.adapter import DefaultMFAAdapter
+from allauth.mfa.base import forms as mfa_forms
 from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.forms import ActivateTOTPForm
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.dispatch import receiver
@@ -154,6 +159,42 @@ class TwoFactorAdapter(DefaultMFAAdapter):
         if authenticator.type == Authenticator.Type.RECOVERY_CODES:
             return True
         return not two_factor_required(authenticator.user)
+
+
+def too_many_codes_message() -> str:
+    """What a person sees after too many wrong codes, with the wait from ACCOUNT_RATE_LIMITS["login_failed"]."""
+    match = re.search(r"\d+/(\d*)([smhd])/key", settings.ACCOUNT_RATE_LIMITS.get("login_failed", ""))
+    wait = "a few minutes"
+    if match:
+        amount = int(match.group(1) or 1)
+        unit = {"s": "second", "m": "minute", "h": "hour", "d": "day"}[match.group(2)]
+        wait = f"{amount} {unit}{'s' if amount != 1 else ''}"
+    return f"Too many wrong codes. Please wait {wait}, then try again."
+
+
+class _OwnWordingWhenThrottled:
+    """allauth's code forms, saying how long to wait after too many wrong codes (its wording is the patients'
+    sign-in's, about texted codes)."""
+
+    def clean_code(self) -> str:
+        try:
+            return super().clean_code()
+        except ValidationError as error:
+            if error.code in ("too_many_login_attempts", "rate_limited"):
+                raise ValidationError(too_many_codes_message(), code="too_many_codes") from None
+            raise
+
+
+class AuthenticateForm(_OwnWordingWhenThrottled, mfa_forms.AuthenticateForm):
+    pass
+
+
+class ReauthenticateForm(_OwnWordingWhenThrottled, mfa_forms.ReauthenticateForm):
+    pass
+
+
+class ActivateForm(_OwnWordingWhenThrottled, ActivateTOTPForm):
+    pass
 
 
 def _actor(request, user) -> User | None:

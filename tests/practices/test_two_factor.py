@@ -154,6 +154,23 @@ def test_a_recovery_code_signs_in_once(alpha, alpha_client):
     assert len(recovery_codes_of(member.user)) == 9
 
 
+def test_wrong_codes_are_throttled_with_how_long_to_wait(alpha, alpha_client, frozen_clock):
+    member = sign_in_staff(alpha_client)
+    secret = set_up_two_factor(alpha_client, password=STAFF_PASSWORD)
+    alpha_client.logout()
+    sign_in(alpha_client, member.user.email)
+
+    for _ in range(5):
+        alpha_client.post("/staff/2fa/authenticate/", {"code": "000000"})
+    throttled = alpha_client.post("/staff/2fa/authenticate/", {"code": app_code(secret)})
+    frozen_clock.shift(301)
+    later = alpha_client.post("/staff/2fa/authenticate/", {"code": app_code(secret)})
+
+    assert throttled.status_code == 200
+    assert "Too many wrong codes. Please wait 5 minutes, then try again." in throttled.content.decode()
+    assert later["Location"] == "/staff/"
+
+
 def test_staff_without_two_factor_sign_in_with_the_password_alone(alpha, alpha_client):
     member = StaffMemberFactory()
     assert sign_in(alpha_client, member.user.email)["Location"] == "/staff/"
@@ -365,6 +382,21 @@ def test_the_command_refuses_unknown_accounts_and_patients(alpha):
 
 
 # ---------------------------------------------------------------- who may use it
+
+
+def test_the_staff_api_refuses_staff_without_required_two_factor(alpha):
+    from rest_framework.test import APIRequestFactory
+
+    from practices.roles import HasStaffRole
+
+    Practice.objects.filter(pk=alpha.pk).update(staff_two_factor_required=True)
+    alpha.staff_two_factor_required = True
+    request = APIRequestFactory().get("/api/v1/x")
+    request.user = StaffMemberFactory(role=Role.OWNER).user
+    permission = HasStaffRole()
+
+    assert not permission.has_permission(request, None)
+    assert "requires two-factor authentication" in permission.message
 
 
 def test_patients_get_no_two_factor_pages(alpha):
