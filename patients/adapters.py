@@ -69,8 +69,9 @@ class AccountAdapter(DefaultAccountAdapter):
         )
 
     def set_phone(self, user, phone: str, verified: bool) -> None:
-        # A sign-up still waiting for its code on this number gives way (numbers are unique).
-        User.objects.filter(phone=phone, is_active=False, pending_signup__isnull=False).exclude(pk=user.pk).delete()
+        from .services import release_pending_number
+
+        release_pending_number(phone, keep=user)
         user.phone = phone
         user.phone_verified = verified
         user.save(update_fields=["phone", "phone_verified"])

@@ -100,10 +100,22 @@ class VerifyPhoneView(allauth_views.VerifyPhoneView):
         return ErrorResponse(self.request, input=input)
 
 
+class ResendPhoneVerificationCodeView(allauth_views.ResendPhoneVerificationCodeView):
+    """A new sign-up code, unless the sign-up was replaced or ended (409 saying to sign up again)."""
+
+    def post(self, request, *args, **kwargs):
+        stage = LoginStageController.enter(request, PhoneVerificationStage.key)
+        if stage is None or stage.login.user is None:
+            clear_login(request)
+            return conflict(request, code="no_code_pending", message=NO_SIGNUP_CODE)
+        return super().post(request, *args, **kwargs)
+
+
 # Ahead of allauth's headless URLs, under /_allauth/app/v1/auth/.
 urlpatterns = [
     path("signup", SignupView.as_api_view(client=Client.APP)),
     path("code/request", RequestLoginCodeView.as_api_view(client=Client.APP)),
     path("code/confirm", ConfirmLoginCodeView.as_api_view(client=Client.APP)),
     path("phone/verify", VerifyPhoneView.as_api_view(client=Client.APP)),
+    path("phone/verify/resend", ResendPhoneVerificationCodeView.as_api_view(client=Client.APP)),
 ]

@@ -42,8 +42,10 @@ def create_patient(
     actor: User | None = None,
     external_id: str = "",
 ) -> Patient:
-    """Create a patient and their user; refuses a phone number the practice already has."""
+    """Create a patient and their user; refuses a phone number the practice already has (a sign-up still
+    waiting for its code on the number gives way: staff, an import or the POS vouch for this one)."""
     phone = normalize_phone(phone)
+    release_pending_number(phone)
     if User.objects.filter(phone=phone).exists():
         raise PhoneTaken("A patient with this phone number already exists.", field="phone")
     user = User.objects.create_user(
@@ -239,7 +241,7 @@ def start_signup(
     an account is refused.
     """
     phone = normalize_phone(phone)
-    User.objects.filter(phone=phone, is_active=False, pending_signup__isnull=False).delete()
+    release_pending_number(phone)
     if User.objects.filter(phone=phone).exists():
         raise PhoneTaken("This number already has an account: sign in instead.", field="phone")
     try:
@@ -263,6 +265,15 @@ def start_signup(
         sms_consent_text=sms_consent_text if sms_consent else "",
     )
     return user
+
+
+def release_pending_number(phone: str, *, keep: User | None = None) -> None:
+    """Remove the sign-up waiting for its code on this number, if any (numbers are unique): its code stops
+    working. Nothing else holds a number without an account."""
+    waiting = User.objects.filter(phone=phone, is_active=False, pending_signup__isnull=False)
+    if keep is not None:
+        waiting = waiting.exclude(pk=keep.pk)
+    waiting.delete()
 
 
 class ConfirmedSignup(NamedTuple):

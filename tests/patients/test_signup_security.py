@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from patients import jobs, sms
+from patients.desk import add_patient_at_desk
 from patients.models import Activity, Patient, PendingSignup
 from referrals import services as referral_services
 from referrals.codes import code_for_patient
@@ -166,11 +167,31 @@ def test_joining_again_with_a_pending_number_restarts_verification(alpha):
     assert not EmailAddress.objects.filter(email="mallory@example.test").exists()
 
 
+def test_the_app_is_told_when_its_sign_up_was_replaced(alpha):
+    first = app_signup(first_name="Mallory")
+    second = app_signup()
+    for path in ("phone/verify", "phone/verify/resend"):
+        response = app("post", f"{AUTH}/{path}", {"code": last_code()}, token=first)
+        assert response.status_code == 409, (path, response.content)
+        assert "Sign up again" in response.json()["errors"][0]["message"]
+    response = app("post", f"{AUTH}/phone/verify", {"code": last_code()}, token=second)
+    assert response.status_code == 200
+    assert Patient.objects.get().user.first_name == "Ana"
+
+
 def test_a_number_of_an_active_patient_still_signs_in_instead_of_joining(alpha):
     PatientFactory(user__phone=VICTIM, terms_accepted_at=timezone.now())
     response = client().post("/join/", join_data())
     assert response["Location"] == "/signin/code/"
     assert User.objects.filter(phone=VICTIM).count() == 1
+
+
+def test_a_pending_sign_up_does_not_stop_the_desk_adding_the_patient(alpha):
+    client().post("/join/", join_data(first_name="Mallory"))
+    patient = add_patient_at_desk(phone=VICTIM, first_name="Jane", last_name="Doe", actor=StaffMemberFactory().user)
+    assert patient.user.is_active and patient.user.first_name == "Jane"
+    assert User.objects.filter(phone=VICTIM).count() == 1
+    assert not PendingSignup.objects.exists()
 
 
 def test_a_pending_sign_up_is_removed_after_a_day(alpha, settings):
