@@ -152,7 +152,10 @@ def test_the_documented_deployment_serves_pages_static_files_and_health(producti
             assert status == 200, path
             assert "javascript" in headers["content-type"], path
 
-        status, _, admin_login = page(port, "/admin/login/", settings.BASE_DOMAIN)
+        # The platform admin signs operators in through the staff sign-in (password, then their second factor).
+        status, admin_headers, _ = page(port, "/admin/login/", settings.BASE_DOMAIN)
+        assert status == 302 and admin_headers["location"].startswith("/staff/login/?next=/admin/"), admin_headers
+        status, _, admin_login = page(port, "/staff/login/?next=/admin/", settings.BASE_DOMAIN)
         assert status == 200, admin_login[-2000:]
         assert 'name="password"' in admin_login
 
