@@ -38,3 +38,12 @@ def recovery_codes_of(user) -> list[str]:
 
     authenticator = Authenticator.objects.get(user=user, type=Authenticator.Type.RECOVERY_CODES)
     return RecoveryCodes(authenticator).get_unused_codes()
+
+
+def give_two_factor(user) -> str:
+    """An authenticator app for `user`, as if they had set it up (for tests about something else); its secret."""
+    from allauth.mfa.models import Authenticator
+
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": secret})
+    return secret

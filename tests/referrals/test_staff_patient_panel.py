@@ -13,6 +13,7 @@ from practices.models import SupportEscalation
 from referrals import services
 from referrals.codes import code_for_patient, code_for_staff
 from tests.factories import PatientFactory, StaffMemberFactory, sign_in_staff
+from tests.two_factor import give_two_factor
 
 
 @pytest.fixture
@@ -192,6 +193,7 @@ def test_platform_operators_see_the_escalation_in_the_admin(manager, alpha, alph
     alpha_client.post(f"/staff/referrals/patients/{jane.pk}/escalate/", {"message": "Reward never arrived."})
     with schema_context("public"):
         operator = User.objects.create_superuser("ops@platform.test", "ops-pass-1234")
+        give_two_factor(operator)  # operators use the admin with two-factor only
         escalation = SupportEscalation.objects.get()
         public_client.force_login(operator)  # the platform's sessions are in the public schema
 
