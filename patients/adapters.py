@@ -140,7 +140,7 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def send_password_reset_mail(self, user, email, context) -> None:
         # Patients have no password (they sign in by code): a reset link would be of no use to them.
-        if hasattr(user, "patient"):
+        if connection.schema_name != get_public_schema_name() and hasattr(user, "patient"):
             return
         super().send_password_reset_mail(user, email, context)
 
@@ -154,12 +154,12 @@ class AccountAdapter(DefaultAccountAdapter):
             return False
         with transaction.atomic():
             confirmed = super().confirm_email(request, email_address)
-            if confirmed:
+            if confirmed and connection.schema_name != get_public_schema_name():
                 email_confirmed(user=email_address.user)
         return confirmed
 
     def get_email_verification_redirect_url(self, email_address) -> str:
-        if hasattr(email_address.user, "patient"):
+        if connection.schema_name != get_public_schema_name() and hasattr(email_address.user, "patient"):
             return "/me/" if self.request.user.is_authenticated else "/"
         return super().get_email_verification_redirect_url(email_address)
 
