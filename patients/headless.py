@@ -10,7 +10,7 @@ from allauth.account.internal.stagekit import clear_login
 from allauth.account.stages import LoginStageController, PhoneVerificationStage
 from allauth.core.exceptions import RateLimited
 from allauth.headless.account import views as allauth_views
-from allauth.headless.base.response import ConflictResponse
+from allauth.headless.base.response import ConflictResponse, RateLimitResponse
 from allauth.headless.constants import Client
 from allauth.headless.internal.restkit.response import APIResponse, ErrorResponse
 from django.db import transaction
@@ -23,6 +23,9 @@ from .signup import JoinInput, RequestCodeInput, code_can_be_sent
 TOO_MANY_WRONG_CODES = "That code was wrong too many times, so it no longer works. Request a new code."
 TOO_MANY_WRONG_CODES_AT_SIGNUP = (
     "That code was wrong too many times, so it no longer works. Sign up again to get a new code."
+)
+NO_MORE_SIGNUP_CODES = (
+    "We can't text more codes for this sign-up. Enter the last code we sent, or sign up again in a few minutes."
 )
 NO_SIGN_IN_CODE = (
     "No sign-in code is waiting to be confirmed: it expired, was wrong too many times, or none was requested. "
@@ -108,7 +111,13 @@ class ResendPhoneVerificationCodeView(allauth_views.ResendPhoneVerificationCodeV
         if stage is None or stage.login.user is None:
             clear_login(request)
             return conflict(request, code="no_code_pending", message=NO_SIGNUP_CODE)
-        return super().post(request, *args, **kwargs)
+        response = super().post(request, *args, **kwargs)
+        if isinstance(response, ConflictResponse):
+            return conflict(request, code="no_more_codes", message=NO_MORE_SIGNUP_CODES)
+        if isinstance(response, RateLimitResponse):
+            # Say when, counting this number's own limit too.
+            return ratelimits.too_many_requests(request, action="verify_phone", key=stage.state.get("phone"))
+        return response
 
 
 # Ahead of allauth's headless URLs, under /_allauth/app/v1/auth/.

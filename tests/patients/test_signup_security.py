@@ -355,6 +355,24 @@ def test_a_limit_met_while_texting_the_code_is_a_429_and_leaves_nothing(alpha, s
     assert not User.objects.filter(phone="+14155550303").exists()
 
 
+def test_too_many_sign_up_codes_for_one_number_say_when_to_try_again(alpha):
+    token = app_signup()
+    for _ in range(2):
+        assert app("post", f"{AUTH}/phone/verify/resend", token=token).status_code == 200
+    response = app("post", f"{AUTH}/phone/verify/resend", token=token)
+    assert response.status_code == 409
+    assert "sign up again" in response.json()["errors"][0]["message"]
+
+    # Three codes to the number in 10 minutes: joining again waits (nothing is saved meanwhile).
+    response = app("post", f"{AUTH}/signup", {**join_data(), "accept_terms": True})
+    assert response.status_code == 429
+    assert 590 <= int(response["Retry-After"]) <= 600
+    assert "in 10 minutes" in response.json()["errors"][0]["message"]
+    page = client().post("/join/", join_data())
+    assert page.status_code == 429 and "in 10 minutes" in page.content.decode()
+    assert PendingSignup.objects.count() == 1
+
+
 def test_the_sign_up_limit_per_address_is_a_429_with_retry_after(alpha, settings):
     settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "signup": "1/m/ip"}
     client().post("/join/", join_data())
