@@ -25,3 +25,8 @@ def server_error(request):
     if request.path.startswith("/api/"):
         return json_server_error(request)
     return html_server_error(request)
+
+
+def not_here(request, *args, **kwargs):
+    """A page a library offers that this product does not (config/urls_practice.py): a plain 404."""
+    return not_found(request)

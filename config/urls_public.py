@@ -17,5 +17,6 @@ urlpatterns = [
 # Public uploads of the practice (or the platform) on its own host; see practices.views_media.
 urlpatterns.append(path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views_media.media, name="media"))
 
+handler400 = "config.errors.bad_request"
 handler404 = "config.errors.not_found"
 handler500 = "config.errors.server_error"

@@ -33,7 +33,7 @@ class MeSerializer(serializers.Serializer):
     signup_code = serializers.CharField(read_only=True)
     joined_at = serializers.DateTimeField(read_only=True)
     sms_consent = serializers.BooleanField(required=False)
-    sms_consent_at = serializers.DateTimeField(read_only=True)
+    sms_consent_at = serializers.DateTimeField(read_only=True, allow_null=True)
     sms_opted_out = serializers.SerializerMethodField()
     notify_by_sms = serializers.BooleanField(required=False)
     notify_by_push = serializers.BooleanField(required=False)

@@ -1,6 +1,9 @@
+import pytest
+
+from accounts.models import User
 from practices.models import StaffMember
 from tests.conftest import OWNER_PASSWORD
-from tests.factories import STAFF_PASSWORD, StaffMemberFactory
+from tests.factories import STAFF_PASSWORD, PatientFactory, StaffMemberFactory
 
 
 def sign_in(client, email, password):
@@ -39,7 +42,16 @@ def test_staff_portal_needs_sign_in(alpha_client):
 
 def test_staff_sign_up_is_closed(alpha_client):
     response = alpha_client.post("/staff/signup/", {"email": "new@alpha.test", "password1": "x" * 12})
-    assert "closed" in response.content.decode().lower()
+    assert response.status_code == 404
+    assert not User.objects.filter(email="new@alpha.test").exists()
+
+
+@pytest.mark.parametrize("page", ["/staff/email/", "/staff/phone/change/", "/staff/password/set/"])
+def test_account_pages_the_product_does_not_use_are_not_there(alpha, alpha_client, page):
+    """allauth's own pages would let a patient add an unconfirmed email or a password, bypassing their profile."""
+    alpha_client.force_login(PatientFactory().user)
+    assert alpha_client.get(page).status_code == 404
+    assert alpha_client.post(page, {"email": "x@example.test", "password1": "x" * 12}).status_code == 404
 
 
 def test_a_one_time_password_must_be_changed_first(alpha, alpha_client):
