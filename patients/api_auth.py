@@ -1,6 +1,7 @@
 """How the patient API knows the caller: the app's session token (`X-Session-Token`, from allauth headless)."""
 
 from allauth.headless.contrib.rest_framework.authentication import XSessionTokenAuthentication
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.exceptions import AuthenticationFailed
 
 
@@ -22,3 +23,19 @@ class SessionTokenAuthentication(XSessionTokenAuthentication):
     def authenticate_header(self, request) -> str:
         # Any WWW-Authenticate value makes DRF answer 401 when no credentials are given.
         return 'X-Session-Token realm="api"'
+
+
+class SessionTokenScheme(OpenApiAuthenticationExtension):
+    """Describes the token in the OpenAPI schema (drf-spectacular finds it by its target class)."""
+
+    target_class = "patients.api_auth.SessionTokenAuthentication"
+    name = "patientSessionToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Session-Token",
+            "description": "The patient's session token from signing in (allauth headless, app client); "
+            "a missing, wrong or expired one is answered 401.",
+        }

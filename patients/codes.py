@@ -4,6 +4,7 @@ The practice's invite code is known here. Higher apps (referrals) register a res
 AppConfig.ready that recognises their own codes, without this app importing them.
 """
 
+import re
 from collections.abc import Callable
 
 from django.db import connection
@@ -21,7 +22,9 @@ def register_code_resolver(resolver: CodeResolver) -> None:
 
 
 def normalize_code(code: str) -> str:
-    return "".join((code or "").split()).upper()
+    """A code as stored: letters and digits only, upper case (spaces, dashes and stray bytes typed or pasted
+    with it dropped), at most 32 characters."""
+    return re.sub(r"[^A-Za-z0-9]", "", code or "").upper()[:32]
 
 
 def source_for_code(code: str) -> str | None:

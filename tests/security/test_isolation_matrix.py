@@ -348,3 +348,30 @@ def _staff_names() -> set[str]:
 
 
 STAFF_NAMES = _staff_names()
+
+
+def test_odd_values_in_path_parameters_are_never_a_server_error(world, alpha):
+    """A NUL byte or a string where a code goes (PostgreSQL refuses NUL in text): a 4xx, never a 5xx."""
+    from django.urls import NoReverseMatch, reverse
+
+    errors = []
+    for urlconf, host in (
+        (settings.ROOT_URLCONF, host_of("alpha")),
+        (settings.PUBLIC_SCHEMA_URLCONF, settings.BASE_DOMAIN),
+    ):
+        for route in routes(urlconf):
+            if not route.keys:
+                continue
+            kwargs = {key: value for key, value in fill(route, world.values).items()}
+            for key in route.keys:
+                odd = dict(kwargs, **{key: "a\x00b"})
+                try:
+                    url = reverse(route.name, kwargs=odd, urlconf=urlconf)
+                except NoReverseMatch:
+                    continue  # an int parameter: the URL cannot carry it
+                for caller in world.callers[:5]:  # anonymous and alpha's staff
+                    status = caller.client.get(url, HTTP_HOST=host, **caller.headers).status_code
+                    if status >= 500:
+                        errors.append(f"{route.name} ({key}): {status} for {caller.name}")
+                    connection.set_tenant(alpha)
+    assert errors == [], "\n".join(errors)
