@@ -14,7 +14,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from accounts.models import SecurityEvent, User
 from tests.conftest import host_of
-from tests.two_factor import app_code, recovery_codes_of, set_up_two_factor
+from tests.two_factor import app_code, give_two_factor, recovery_codes_of, set_up_two_factor
 
 OPERATOR = "ops@platform.test"
 PASSWORD = "operator-pass-1234"
@@ -175,3 +175,19 @@ def test_an_operator_changes_the_one_time_password_on_the_platform_host(operator
     with schema_context(get_public_schema_name()):
         operator.refresh_from_db()
         assert operator.check_password(new)
+
+
+def test_admin_pages_allow_inline_styles_and_no_inline_scripts(operator, public_client):
+    """Django's admin templates style with inline <style> blocks: allowed on the operators' pages only."""
+    with schema_context(get_public_schema_name()):
+        give_two_factor(operator)
+    public_client.force_login(operator, backend="django.contrib.auth.backends.ModelBackend")
+
+    response = public_client.get("/admin/practices/practice/")
+
+    assert response.status_code == 200
+    policy = response["Content-Security-Policy"]
+    style_src = next(part for part in policy.split(";") if part.strip().startswith("style-src"))
+    script_src = next(part for part in policy.split(";") if part.strip().startswith("script-src"))
+    assert "'unsafe-inline'" in style_src
+    assert "'unsafe-inline'" not in script_src
