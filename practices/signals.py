@@ -16,33 +16,24 @@ def ensure_daily_schedule(sender, **kwargs) -> None:
     from django_q.models import Schedule
 
     now = timezone.now()
-    if not Schedule.objects.filter(name=DAILY_SCHEDULE_NAME).exists():
-        Schedule.objects.create(
-            name=DAILY_SCHEDULE_NAME,
-            func="practices.tasks.run_daily_jobs",
-            schedule_type=Schedule.DAILY,
-            next_run=now.replace(hour=7, minute=0, second=0, microsecond=0) + timezone.timedelta(days=1),
-            repeats=-1,
-        )
-    if not Schedule.objects.filter(name=FREQUENT_SCHEDULE_NAME).exists():
-        Schedule.objects.create(
-            name=FREQUENT_SCHEDULE_NAME,
-            func="practices.tasks.run_frequent_jobs",
-            schedule_type=Schedule.MINUTES,
-            minutes=5,
-            next_run=now,
-            repeats=-1,
-        )
-    if not Schedule.objects.filter(name=REDRIVE_SCHEDULE_NAME).exists():
+    schedules = [
+        # name, function, type, minutes, first run
+        (
+            DAILY_SCHEDULE_NAME,
+            "practices.tasks.run_daily_jobs",
+            Schedule.DAILY,
+            None,
+            now.replace(hour=7, minute=0, second=0, microsecond=0) + timezone.timedelta(days=1),
+        ),
+        (FREQUENT_SCHEDULE_NAME, "practices.tasks.run_frequent_jobs", Schedule.MINUTES, 5, now),
         # The outbox sweep: tasks whose hand-over to the queue was lost, or that failed and are due again.
-        Schedule.objects.create(
-            name=REDRIVE_SCHEDULE_NAME,
-            func="practices.tasks.redrive_tasks",
-            schedule_type=Schedule.MINUTES,
-            minutes=1,
-            next_run=now,
-            repeats=-1,
-        )
+        (REDRIVE_SCHEDULE_NAME, "practices.tasks.redrive_tasks", Schedule.MINUTES, 1, now),
+    ]
+    for name, func, schedule_type, minutes, next_run in schedules:
+        if not Schedule.objects.filter(name=name).exists():
+            Schedule.objects.create(
+                name=name, func=func, schedule_type=schedule_type, minutes=minutes, next_run=next_run, repeats=-1
+            )
 
 
 @receiver(password_changed)
