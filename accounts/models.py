@@ -1,5 +1,6 @@
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -64,33 +65,38 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.first_name or self.email or ""
 
 
-class SecurityEvent(models.Model):
-    """A change to how people sign in, and who made it: the audit of two-factor authentication.
+class AuditEvent(models.Model):
+    """One entry of the audit trail: who changed what, when, and the values before and after.
 
-    Lives wherever the accounts do (a practice's schema for its staff, the public schema for platform
-    operators). Rows are only ever added.
+    Every staff write in a practice records one (settings, catalog, rewards, staff, API keys, patient edits,
+    two-factor changes ...), always through `practices.audit.record()` and in the same transaction as the
+    change it describes, so there is never a change without its entry. Lives wherever the accounts do (a
+    practice's schema for its staff, the public schema for platform operators' two-factor). Rows are only
+    ever added.
     """
 
-    class Kind(models.TextChoices):
-        TWO_FACTOR_ON = "two_factor_on", "Two-factor turned on"
-        TWO_FACTOR_OFF = "two_factor_off", "Two-factor turned off"
-        RECOVERY_CODES = "recovery_codes", "New recovery codes"
-        TWO_FACTOR_RESET = "two_factor_reset", "Two-factor reset"
-        STAFF_REQUIREMENT = "staff_requirement", "Two-factor requirement for staff"
-
-    kind = models.CharField(max_length=30, choices=Kind.choices)
-    # Whose sign-in changed; empty for a practice-wide setting.
-    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # Who made the change, in words: kept when the account is deleted, and the only record for a command.
     actor_label = models.CharField(max_length=200, blank=True)
-    before = models.CharField(max_length=100, blank=True)
-    after = models.CharField(max_length=100, blank=True)
-    note = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # "<kind of object>.<what happened>", e.g. "reward.updated", "api_key.revoked", "two_factor.reset".
+    action = models.CharField(max_length=80)
+    # The object changed: "<app_label>.<model_name>" and its primary key, and what it was called at the time
+    # (kept when the object is deleted). Empty for a change that concerns no one object.
+    target_type = models.CharField(max_length=100, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=200, blank=True)
+    # Only the fields that changed: {"points_cost": 500} before and {"points_cost": 450} after.
+    before = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    after = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    note = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["target_type", "target_id"], name="accounts_audit_target"),
+            models.Index(fields=["action"], name="accounts_audit_action"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} ({self.created_at:%Y-%m-%d %H:%M})"
+        return f"{self.action} ({self.created_at:%Y-%m-%d %H:%M})"

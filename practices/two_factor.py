@@ -3,8 +3,8 @@ recovery codes), with the rules of this platform.
 
 Who must use it: platform operators always; a practice's staff once the owner requires it (the practice's
 `staff_two_factor_required`). Only they use it: patients sign in with a code texted to their phone.
-Everything that changes it is written to accounts.SecurityEvent: turning it on or off and new recovery
-codes (from allauth's signals), a reset by someone else, and the owner's requirement.
+Everything that changes it is written to the audit trail (practices.audit): turning it on or off and new
+recovery codes (from allauth's signals), a reset by someone else, and the owner's requirement.
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ from allauth.mfa.totp.forms import ActivateTOTPForm
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.dispatch import receiver
 from django_tenants.utils import get_public_schema_name
 
-from accounts.models import SecurityEvent, User
+from accounts.models import AuditEvent, User
 
+from . import audit
+from .audit_selectors import describe
 from .errors import PracticeError
 from .models import Practice, StaffMember
 from .selectors import current_practice
-
-Kind = SecurityEvent.Kind
 
 
 def on_platform() -> bool:
@@ -68,15 +68,12 @@ def staff_two_factor_overview() -> QuerySet[StaffMember]:
     )
 
 
-def recent_security_events(*, limit: int = 20) -> QuerySet[SecurityEvent]:
-    return SecurityEvent.objects.select_related("user", "actor")[:limit]
-
-
-def label_of(user: User | None) -> str:
-    if user is None:
-        return ""
-    name = user.get_full_name()
-    return f"{name} <{user.email}>" if name and user.email else (name or user.email or f"User {user.pk}")
+def recent_security_events(*, limit: int = 20) -> list[AuditEvent]:
+    """The latest two-factor entries of the audit trail, newest first, described for the page."""
+    events = AuditEvent.objects.filter(
+        Q(action__startswith="two_factor.") | Q(action="practice.two_factor_requirement_changed")
+    )
+    return [describe(event) for event in events[:limit]]
 
 
 # ---------------------------------------------------------------- writes
@@ -88,41 +85,43 @@ def set_staff_two_factor_required(*, required: bool, actor: User) -> Practice:
 
     Recorded with who did it; changes nothing (and records nothing) when it is already so.
     """
+    audit.require_actor(actor)
     practice = current_practice()
     before = (
         Practice.objects.select_for_update().values_list("staff_two_factor_required", flat=True).get(pk=practice.pk)
     )
     if before != required:
         Practice.objects.filter(pk=practice.pk).update(staff_two_factor_required=required)
-        SecurityEvent.objects.create(
-            kind=Kind.STAFF_REQUIREMENT,
+        audit.record(
             actor=actor,
-            actor_label=label_of(actor),
-            before="required" if before else "not required",
-            after="required" if required else "not required",
+            action="practice.two_factor_requirement_changed",
+            target=practice,
+            before={"staff_two_factor_required": before},
+            after={"staff_two_factor_required": required},
         )
     practice.staff_two_factor_required = required  # the copy this request routes with
     return practice
 
 
 @transaction.atomic
-def reset_two_factor(*, user: User, actor: User | None = None, actor_label: str = "", note: str = "") -> bool:
+def reset_two_factor(*, user: User, actor: User | audit.System, note: str = "") -> bool:
     """Remove the account's authenticator app and recovery codes (a lost phone), recorded with who did it.
 
     The account then signs in with its password alone and, where two-factor is required, sets it up again
-    before anything else. False (and nothing recorded) when it had none.
+    before anything else. False (and nothing recorded) when it had none. A command passes an audit.System.
     """
+    audit.require_actor(actor)
     deleted, _ = Authenticator.objects.filter(user_id=user.pk).delete()
     if not deleted:
         return False
-    SecurityEvent.objects.create(
-        kind=Kind.TWO_FACTOR_RESET,
-        user=user,
+    audit.record(
         actor=actor,
-        actor_label=actor_label or label_of(actor),
-        before="on",
-        after="off",
-        note=note[:300],
+        action="two_factor.reset",
+        target=user,
+        target_label=audit.actor_label(user),
+        before={"two_factor": "on"},
+        after={"two_factor": "off"},
+        note=note,
     )
     return True
 
@@ -197,32 +196,29 @@ class ActivateForm(_OwnWordingWhenThrottled, ActivateTOTPForm):
     pass
 
 
-def _actor(request, user) -> User | None:
+def _record(request, user: User, action: str, **values) -> None:
+    # allauth's own pages make these changes and send these signals inside their request; the person is
+    # the one signed in (the account itself while it sets up two-factor at sign-in).
     acting = getattr(request, "user", None)
-    return acting if acting is not None and acting.is_authenticated else user
+    actor = acting if acting is not None and acting.is_authenticated else user
+    with transaction.atomic():
+        audit.record(actor=actor, action=action, target=user, target_label=audit.actor_label(user), **values)
 
 
 @receiver(mfa_signals.authenticator_added)
 def _record_added(sender, request, user, authenticator, **kwargs) -> None:
     # Recovery codes made along with the authenticator app are part of turning it on.
     if authenticator.type == Authenticator.Type.TOTP:
-        actor = _actor(request, user)
-        SecurityEvent.objects.create(
-            kind=Kind.TWO_FACTOR_ON, user=user, actor=actor, actor_label=label_of(actor), before="off", after="on"
-        )
+        _record(request, user, "two_factor.turned_on", before={"two_factor": "off"}, after={"two_factor": "on"})
 
 
 @receiver(mfa_signals.authenticator_removed)
 def _record_removed(sender, request, user, authenticator, **kwargs) -> None:
     if authenticator.type == Authenticator.Type.TOTP:
-        actor = _actor(request, user)
-        SecurityEvent.objects.create(
-            kind=Kind.TWO_FACTOR_OFF, user=user, actor=actor, actor_label=label_of(actor), before="on", after="off"
-        )
+        _record(request, user, "two_factor.turned_off", before={"two_factor": "on"}, after={"two_factor": "off"})
 
 
 @receiver(mfa_signals.authenticator_reset)
 def _record_reset(sender, request, user, authenticator, **kwargs) -> None:
     if authenticator.type == Authenticator.Type.RECOVERY_CODES:
-        actor = _actor(request, user)
-        SecurityEvent.objects.create(kind=Kind.RECOVERY_CODES, user=user, actor=actor, actor_label=label_of(actor))
+        _record(request, user, "two_factor.recovery_codes_created")

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.test import Client
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from accounts.models import SecurityEvent, User
+from accounts.models import AuditEvent, User
 from tests.conftest import host_of
 from tests.two_factor import app_code, give_two_factor, recovery_codes_of, set_up_two_factor
 
@@ -126,9 +126,9 @@ def test_the_command_resets_an_operators_two_factor(operator, public_client):
 
     with schema_context(get_public_schema_name()):
         assert not Authenticator.objects.filter(user=operator).exists()
-        event = SecurityEvent.objects.get(kind=SecurityEvent.Kind.TWO_FACTOR_RESET)
-        assert (event.user, event.actor_label, event.note) == (
-            operator,
+        event = AuditEvent.objects.get(action="two_factor.reset")
+        assert (event.target_id, event.actor_label, event.note) == (
+            str(operator.pk),
             "Dana Ops (manage.py reset_two_factor)",
             "new phone",
         )

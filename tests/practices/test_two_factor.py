@@ -10,7 +10,7 @@ from allauth.mfa.models import Authenticator
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from accounts.models import SecurityEvent
+from accounts.models import AuditEvent
 from practices.models import Practice, StaffMember
 from tests.conftest import host_of
 from tests.factories import STAFF_PASSWORD, PatientFactory, StaffMemberFactory, sign_in_staff
@@ -95,8 +95,8 @@ def test_turning_it_on_shows_the_recovery_codes_once_with_download_and_print(
     assert "data-print hidden" in first
     assert not any(code in again for code in codes)
     assert "can't be shown again" in again
-    event = SecurityEvent.objects.get(user=member.user)
-    assert (event.kind, event.actor, event.after) == (SecurityEvent.Kind.TWO_FACTOR_ON, member.user, "on")
+    event = AuditEvent.objects.get(target_type="accounts.user", target_id=str(member.user.pk))
+    assert (event.action, event.actor, event.after) == ("two_factor.turned_on", member.user, {"two_factor": "on"})
 
 
 def test_new_recovery_codes_replace_the_old_ones(alpha, alpha_client, django_capture_on_commit_callbacks):
@@ -113,7 +113,10 @@ def test_new_recovery_codes_replace_the_old_ones(alpha, alpha_client, django_cap
     assert "10 unused codes stop working" in confirm
     assert set(new).isdisjoint(old)
     assert all(code in shown for code in new)
-    assert SecurityEvent.objects.filter(user=member.user, kind=SecurityEvent.Kind.RECOVERY_CODES).count() == 1
+    assert (
+        AuditEvent.objects.filter(target_id=str(member.user.pk), action="two_factor.recovery_codes_created").count()
+        == 1
+    )
 
 
 # ---------------------------------------------------------------- signing in
@@ -195,8 +198,8 @@ def test_staff_turn_it_off_after_confirming_with_a_code(alpha, alpha_client, fro
     assert "Turn off two-factor authentication?" in confirm
     assert done["Location"] == "/staff/2fa/"
     assert not Authenticator.objects.filter(user=member.user).exists()  # the recovery codes go too
-    event = SecurityEvent.objects.filter(user=member.user).first()
-    assert (event.kind, event.actor) == (SecurityEvent.Kind.TWO_FACTOR_OFF, member.user)
+    event = AuditEvent.objects.filter(target_type="accounts.user", target_id=str(member.user.pk)).first()
+    assert (event.action, event.actor) == ("two_factor.turned_off", member.user)
 
 
 def test_required_two_factor_cannot_be_turned_off(alpha, alpha_client):
@@ -232,8 +235,12 @@ def test_the_owner_requires_two_factor_for_all_staff_and_it_is_recorded(alpha):
 
     assert response["Location"] == "/staff/settings/security/"
     assert Practice.objects.get(pk=alpha.pk).staff_two_factor_required
-    event = SecurityEvent.objects.get(kind=SecurityEvent.Kind.STAFF_REQUIREMENT)
-    assert (event.actor, event.before, event.after) == (owner.user, "not required", "required")
+    event = AuditEvent.objects.get(action="practice.two_factor_requirement_changed")
+    assert (event.actor, event.before, event.after) == (
+        owner.user,
+        {"staff_two_factor_required": False},
+        {"staff_two_factor_required": True},
+    )
     assert owner.user.email in event.actor_label
 
 
@@ -244,13 +251,13 @@ def test_turning_the_requirement_off_is_recorded_too_and_saving_it_unchanged_is_
     client.post("/staff/settings/security/", {"staff_two_factor_required": "on"})
     client.post("/staff/settings/security/", {})
 
-    changes = SecurityEvent.objects.filter(kind=SecurityEvent.Kind.STAFF_REQUIREMENT).order_by("id")
+    changes = AuditEvent.objects.filter(action="practice.two_factor_requirement_changed").order_by("id")
     assert [(event.before, event.after) for event in changes] == [
-        ("not required", "required"),
-        ("required", "not required"),
+        ({"staff_two_factor_required": False}, {"staff_two_factor_required": True}),
+        ({"staff_two_factor_required": True}, {"staff_two_factor_required": False}),
     ]
     page = client.get("/staff/settings/security/").content.decode()
-    assert "Two-factor requirement for staff" in page and "required → not required" in page
+    assert "Two-factor requirement for staff changed" in page and "Yes → No" in page
 
 
 @pytest.mark.parametrize("role", [Role.FRONT_DESK, Role.MANAGER])
@@ -320,8 +327,8 @@ def test_the_owner_resets_a_staff_members_two_factor_and_it_is_recorded(alpha, a
     assert "lost their phone" in confirm
     assert done["Location"] == "/staff/settings/security/"
     assert not Authenticator.objects.filter(user=member.user).exists()
-    event = SecurityEvent.objects.get(kind=SecurityEvent.Kind.TWO_FACTOR_RESET)
-    assert (event.user, event.actor) == (member.user, owner.user)
+    event = AuditEvent.objects.get(action="two_factor.reset")
+    assert (event.target_id, event.actor) == (str(member.user.pk), owner.user)
     alpha_client.logout()
     assert sign_in(alpha_client, member.user.email)["Location"] == "/staff/"  # the password alone, now
 
@@ -334,7 +341,7 @@ def test_the_owner_does_not_reset_their_own_from_the_staff_list(alpha):
     client.post(f"/staff/settings/security/staff/{owner.pk}/reset/")
 
     assert has_app(owner.user)
-    assert not SecurityEvent.objects.filter(kind=SecurityEvent.Kind.TWO_FACTOR_RESET).exists()
+    assert not AuditEvent.objects.filter(action="two_factor.reset").exists()
 
 
 def test_a_manager_cannot_reset_anyones_two_factor(alpha, alpha_client):
@@ -365,8 +372,8 @@ def test_the_command_resets_a_staff_members_two_factor_with_who_and_why(alpha, a
 
     assert "Reset the two-factor authentication" in out.getvalue()
     assert not Authenticator.objects.filter(user=member.user).exists()
-    event = SecurityEvent.objects.get(kind=SecurityEvent.Kind.TWO_FACTOR_RESET)
-    assert event.user == member.user and event.actor is None
+    event = AuditEvent.objects.get(action="two_factor.reset")
+    assert event.target_id == str(member.user.pk) and event.actor is None
     assert event.actor_label == "Sam Support <sam@platform.test> (manage.py reset_two_factor)"
     assert event.note == "phone lost, checked by a call"
 

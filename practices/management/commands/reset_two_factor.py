@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 
 from accounts.models import User
+from practices import audit
 from practices.models import Practice, StaffMember
 from practices.two_factor import reset_two_factor
 
@@ -42,7 +43,9 @@ class Command(BaseCommand):
                 raise CommandError(f"{user.email} is not a platform operator.")
             if not platform and not StaffMember.objects.filter(user=user).exists():
                 raise CommandError(f"{user.email} is not a staff member of {where}.")
-            done = reset_two_factor(user=user, actor_label=f"{by} (manage.py reset_two_factor)", note=reason.strip())
+            done = reset_two_factor(
+                user=user, actor=audit.System(f"{by} (manage.py reset_two_factor)"), note=reason.strip()
+            )
         if done:
             self.stdout.write(
                 self.style.SUCCESS(
