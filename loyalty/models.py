@@ -299,6 +299,10 @@ class LedgerEntry(models.Model):
         ADJUSTMENT = "adjustment", "Adjustment"
         REFUND = "refund", "Refund"
         EXPIRY = "expiry", "Expiry"
+        # A merge of two records moves the balance: out of the merged account, into the kept one.
+        MERGE = "merge", "Records merged"
+        # A patient closed their account: what was left of the balance is gone with it.
+        CLOSURE = "closure", "Account closed"
 
     # Kinds that count as points earned (lifetime and for tiers).
     EARNING_KINDS = (Kind.PURCHASE, Kind.BONUS, Kind.REFERRAL)

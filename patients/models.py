@@ -40,8 +40,16 @@ class Patient(models.Model):
     notify_by_sms = models.BooleanField(default=True)
     notify_by_push = models.BooleanField(default=True)
     external_id = models.CharField(max_length=64, blank=True, help_text="The patient's id in the practice's system.")
+    # The staff's standing note for the loyalty program (preferences, how to reach them): no medical details.
+    notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     joined_at = models.DateTimeField(null=True, blank=True)
+    # Archived records: folded into another one by a merge (patients.merging), or closed by the patient
+    # (patients.closing, personal data erased). Neither signs in again.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_records"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -88,6 +96,9 @@ class Activity(models.Model):
         REFERRAL_CREDITED = "referral_credited", "Referral credited"
         MESSAGE_SENT = "message_sent", "Message sent"
         NOTE = "note", "Staff note"
+        PHONE_CHANGED = "phone_changed", "Phone number changed"
+        MERGED = "merged", "Records merged"
+        ACCOUNT_CLOSED = "account_closed", "Account closed"
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="activities")
     kind = models.CharField(max_length=24, choices=Kind.choices)
@@ -242,3 +253,47 @@ class PendingSignup(models.Model):
 
     def __str__(self) -> str:
         return f"Sign-up waiting for its code ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class PatientMerge(models.Model):
+    """Two records of one person made one (patients.merging): `merged` was folded into `kept`.
+
+    `merged` is unique, so a record is merged once, whatever two requests try at the same moment.
+    """
+
+    kept = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="merges")
+    merged = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="merge")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # Who the merged record was (name, phone, email): its account gives them up so they can be used again.
+    # Erased when either patient closes their account.
+    merged_details = models.JSONField(default=dict, blank=True)
+    # What moved, for the timeline and the audit trail: {"points": 1200, "purchases": 3, ...}.
+    moved = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Patient {self.merged_id} merged into {self.kept_id}"
+
+
+class PhoneChange(models.Model):
+    """A new mobile number waiting for the code texted to it (patients.phone_change); the number in use
+    changes only once the code is entered. One at a time per patient: a new request replaces it.
+
+    `state` is allauth's code-verification state (the code, when it was sent, wrong attempts), kept here
+    rather than in a session because staff at the desk enter the code the patient reads out.
+    """
+
+    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="phone_change")
+    phone = models.CharField(max_length=20)
+    state = models.JSONField(default=dict)
+    # The staff member who asked for it; empty when the patient did.
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Phone change for patient {self.patient_id}"

@@ -10,6 +10,7 @@ class ReferralsConfig(AppConfig):
         from loyalty.demo import seed_purchases
         from loyalty.signals import purchase_recorded, purchase_refunded
         from patients.codes import register_code_resolver
+        from patients.records import register_record_part
         from patients.signals import patient_joined
         from patients.staff_sections import PatientPanel, register_home_panel, register_patient_panel
         from practices.demo import register_demo_step
@@ -17,10 +18,12 @@ class ReferralsConfig(AppConfig):
 
         from . import receivers
         from .demo import seed_referrals
+        from .records import REFERRALS_PART
         from .views_patient import home_panel_context
         from .views_staff import patient_panel_context
 
         register_code_resolver(receivers.resolve_code)
+        register_record_part(REFERRALS_PART)
         patient_joined.connect(receivers.on_patient_joined, dispatch_uid="referrals-joined")
         purchase_recorded.connect(receivers.on_purchase_recorded, dispatch_uid="referrals-purchase")
         purchase_refunded.connect(receivers.on_purchase_refunded, dispatch_uid="referrals-refund")
