@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q
 
+from accounts.models import User
+from practices import audit
 from practices.csv_files import UnreadableFile, read_csv
 
 from .errors import LoyaltyError
@@ -94,8 +96,10 @@ def _describe(form: CatalogItemForm) -> str:
     return "; ".join(parts)
 
 
-def import_catalog(*, content: bytes) -> CatalogImportReport:
-    """Create or update a catalog item for each good row of the CSV file and report the others."""
+def import_catalog(*, content: bytes, actor: User) -> CatalogImportReport:
+    """Create or update a catalog item for each good row of the CSV file and report the others; each item
+    created or changed is in the audit trail with who imported it."""
+    audit.require_actor(actor)
     report = CatalogImportReport()
     seen: dict[tuple, int] = {}
     for number, row in read_rows(content):
@@ -120,7 +124,7 @@ def import_catalog(*, content: bytes) -> CatalogImportReport:
             report.errors.append(RowError(number, name, _describe(form)))
             continue
         try:
-            save_catalog_item(item=item, **form.service_values())
+            save_catalog_item(item=item, actor=actor, note="Imported from a CSV file", **form.service_values())
         except LoyaltyError as error:
             report.errors.append(RowError(number, name, error.message))
             continue

@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from patients.models import Activity, Patient
 from patients.services import record_activity
+from practices import audit
 from practices.selectors import current_practice
 
 from .errors import (
@@ -730,7 +731,9 @@ def _limit_message(action: EarningAction, patient: Patient) -> str:
 
 
 def adjust_points(*, patient: Patient, delta: int, reason: str, actor: User) -> LedgerEntry:
-    """A manual correction by a manager or owner, with a required reason, on the timeline."""
+    """A manual correction by a manager or owner, with a required reason, on the timeline and in the audit
+    trail (the balance before and after)."""
+    audit.require_actor(actor)
     reason = (reason or "").strip()
     if not reason:
         raise InvalidPurchase("Give a reason for the adjustment.", field="reason")
@@ -747,6 +750,14 @@ def adjust_points(*, patient: Patient, delta: int, reason: str, actor: User) -> 
             summary=f"{'Added' if delta > 0 else 'Removed'} {abs(delta):,} points: {reason}",
             actor=actor,
             data={"entry_id": entry.pk, "delta": delta},
+        )
+        audit.record(
+            actor=actor,
+            action="points.adjusted",
+            target=patient,
+            before={"balance": entry.balance_after - entry.delta},
+            after={"balance": entry.balance_after},
+            note=reason,
         )
     return entry
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from patients.models import Patient
+from practices import audit
 
 from .errors import ActionLimitReached, ActionNotAvailable, LoyaltyError
 from .models import Campaign, CatalogItem, EarningAction, ProgramSettings, PurchaseLine, Tier
@@ -32,7 +33,14 @@ UNIQUE_MESSAGES = {
 }
 
 
-def _save(instance: models.Model, values: dict) -> models.Model:
+@transaction.atomic
+def _save(instance: models.Model, values: dict, *, actor: User, kind: str, note: str = "") -> models.Model:
+    """Create or update the instance with `values`, recorded in the audit trail as "<kind>.created" or
+    "<kind>.updated" with the values before and after (an update that changes nothing records nothing)."""
+    audit.require_actor(actor)
+    creating = instance.pk is None
+    # The stored row, not the instance: a form bound to the instance has already changed it.
+    was = audit.stored(instance, values)
     for name, value in values.items():
         setattr(instance, name, value)
     try:
@@ -44,6 +52,12 @@ def _save(instance: models.Model, values: dict) -> models.Model:
             if key in str(error):
                 raise DuplicateValue(message, field=field_name) from None
         raise
+    if creating:
+        audit.record(
+            actor=actor, action=f"{kind}.created", target=instance, after=audit.snapshot(instance, values), note=note
+        )
+    elif (diff := audit.changes(was, instance, values))["after"]:
+        audit.record(actor=actor, action=f"{kind}.updated", target=instance, note=note, **diff)
     return instance
 
 
@@ -62,8 +76,11 @@ def save_catalog_item(
     fixed_points: int,
     external_id: str | None,
     is_active: bool,
+    actor: User,
+    note: str = "",
 ) -> CatalogItem:
-    """Create or update a catalog item; a POS id already in use raises DuplicateValue."""
+    """Create or update a catalog item, recorded in the audit trail; a POS id already in use raises
+    DuplicateValue."""
     if earning != CatalogItem.Earning.FIXED:
         fixed_points = 0
     if earning != CatalogItem.Earning.PER_DOLLAR:
@@ -80,22 +97,41 @@ def save_catalog_item(
         "external_id": (external_id or "").strip() or None,
         "is_active": is_active,
     }
-    return _save(item or CatalogItem(), values)
+    return _save(item or CatalogItem(), values, actor=actor, kind="catalog_item", note=note)
 
 
-def remove_catalog_item(*, item: CatalogItem) -> bool:
+CATALOG_FIELDS = ("name", "category", "kind", "price_cents", "earning", "points_per_dollar", "fixed_points")
+
+
+def remove_catalog_item(*, item: CatalogItem, actor: User) -> bool:
     """Delete an item never purchased (True); an item on past purchases is only deactivated (False),
-    so receipts and refunds keep pointing at it."""
+    so receipts and refunds keep pointing at it. Recorded in the audit trail."""
+    audit.require_actor(actor)
     with transaction.atomic():
         if PurchaseLine.objects.filter(item=item).exists():
+            was = audit.stored(item, ["is_active"])
             item.is_active = False
             item.save(update_fields=["is_active"])
+            audit.record(
+                actor=actor, action="catalog_item.deactivated", target=item, **audit.changes(was, item, ["is_active"])
+            )
             return False
+        audit.record(
+            actor=actor, action="catalog_item.deleted", target=item, before=audit.snapshot(item, CATALOG_FIELDS)
+        )
         item.delete()
         return True
 
 
 # ---------------------------------------------------------------- program settings
+
+PROGRAM_FIELDS = (
+    "points_per_dollar",
+    "point_value_cents",
+    "expiry_days",
+    "reminder_days",
+    "invite_unknown_pos_patients",
+)
 
 
 def update_program(
@@ -106,20 +142,28 @@ def update_program(
     reminder_days: list[int],
     invite_unknown_pos_patients: bool,
     time_zone: str,
+    actor: User,
 ) -> ProgramSettings:
-    """Save the program's settings and the practice's time zone (kept on the public Practice row)."""
+    """Save the program's settings and the practice's time zone (kept on the public Practice row), with what
+    changed in the audit trail."""
+    audit.require_actor(actor)
     with transaction.atomic():
         settings_row = program_settings()
+        was = audit.stored(settings_row, PROGRAM_FIELDS)
         settings_row.points_per_dollar = points_per_dollar
         settings_row.point_value_cents = point_value_cents
         settings_row.expiry_days = expiry_days
         settings_row.reminder_days = sorted(set(reminder_days), reverse=True)
         settings_row.invite_unknown_pos_patients = invite_unknown_pos_patients
         settings_row.save()
+        diff = audit.changes(was, settings_row, PROGRAM_FIELDS)
         practice = connection.tenant
         if practice.time_zone != time_zone:
+            diff["before"]["time_zone"], diff["after"]["time_zone"] = practice.time_zone, time_zone
             practice.time_zone = time_zone
             practice.save(update_fields=["time_zone"])
+        if diff["after"]:
+            audit.record(actor=actor, action="program_settings.updated", target=settings_row, **diff)
     return settings_row
 
 
@@ -127,7 +171,14 @@ def update_program(
 
 
 def save_tier(
-    *, tier: Tier | None, name: str, threshold_points: int, multiplier_percent: int, perks: str, sort_order: int
+    *,
+    tier: Tier | None,
+    name: str,
+    threshold_points: int,
+    multiplier_percent: int,
+    perks: str,
+    sort_order: int,
+    actor: User,
 ) -> Tier:
     """Create or update a tier; a threshold already used by another tier raises DuplicateValue.
 
@@ -140,13 +191,23 @@ def save_tier(
         "perks": perks.strip(),
         "sort_order": sort_order,
     }
-    return _save(tier or Tier(), values)
+    return _save(tier or Tier(), values, actor=actor, kind="tier")
 
 
-def delete_tier(*, tier: Tier) -> int:
-    """Delete a tier and move each of its accounts to the tier their points reach now; returns how many moved."""
+def delete_tier(*, tier: Tier, actor: User) -> int:
+    """Delete a tier and move each of its accounts to the tier their points reach now; returns how many moved.
+    Recorded in the audit trail."""
+    audit.require_actor(actor)
     with transaction.atomic():
         account_ids = list(tier.accounts.order_by("pk").values_list("pk", flat=True))
+        fields = ("name", "threshold_points", "multiplier_percent", "perks")
+        audit.record(
+            actor=actor,
+            action="tier.deleted",
+            target=tier,
+            before=audit.snapshot(tier, fields),
+            note=f"{len(account_ids):,} accounts moved to the tier their points reach" if account_ids else "",
+        )
         tier.delete()  # the accounts' tier becomes NULL (SET_NULL) until re-evaluated just below
         for account_id in account_ids:
             evaluate_tier(account_id=account_id)
@@ -165,6 +226,7 @@ def save_campaign(
     ends_at: datetime,
     category: str,
     is_active: bool,
+    actor: User,
 ) -> Campaign:
     """Create or update a campaign (the form has checked that it ends after it starts)."""
     values = {
@@ -175,18 +237,24 @@ def save_campaign(
         "category": category,
         "is_active": is_active,
     }
-    return _save(campaign or Campaign(), values)
+    return _save(campaign or Campaign(), values, actor=actor, kind="campaign")
 
 
-def end_campaign(*, campaign: Campaign, now: datetime | None = None) -> Campaign:
-    """Stop a campaign now: a running one ends now, one not started yet is switched off."""
+@transaction.atomic
+def end_campaign(*, campaign: Campaign, actor: User, now: datetime | None = None) -> Campaign:
+    """Stop a campaign now: a running one ends now, one not started yet is switched off. Recorded in the
+    audit trail."""
+    audit.require_actor(actor)
+    fields = ["ends_at", "is_active"]
+    was = audit.stored(campaign, fields)
     now = now or timezone.now()
     if campaign.starts_at < now < campaign.ends_at:
         campaign.ends_at = now
     else:
         # It has not started (an end before its start breaks the window constraint) or is already over.
         campaign.is_active = False
-    campaign.save(update_fields=["ends_at", "is_active"])
+    campaign.save(update_fields=fields)
+    audit.record(actor=actor, action="campaign.ended", target=campaign, **audit.changes(was, campaign, fields))
     return campaign
 
 
@@ -194,11 +262,27 @@ def end_campaign(*, campaign: Campaign, now: datetime | None = None) -> Campaign
 
 
 def save_action(
-    *, action: EarningAction | None, kind: str, name: str, points: int, limit: str, is_active: bool
+    *, action: EarningAction | None, kind: str, name: str, points: int, limit: str, is_active: bool, actor: User
 ) -> EarningAction:
-    """Create or update an earning action; a second birthday or cross-booking action raises DuplicateValue."""
+    """Create or update an earning action, recorded in the audit trail; a second birthday or cross-booking
+    action raises DuplicateValue."""
     values = {"kind": kind, "name": name.strip(), "points": points, "limit": limit, "is_active": is_active}
-    return _save(action or EarningAction(), values)
+    return _save(action or EarningAction(), values, actor=actor, kind="earning_action")
+
+
+@transaction.atomic
+def award_action_by_staff(*, patient: Patient, action: EarningAction, actor: User, note: str = "") -> None:
+    """A staff member awards an action to one patient: the points (loyalty.services.award_action, which
+    raises ActionLimitReached or ActionNotAvailable) and the audit entry, together."""
+    audit.require_actor(actor)
+    award_action(patient=patient, action=action, actor=actor, note=note)
+    audit.record(
+        actor=actor,
+        action="earning_action.awarded",
+        target=patient,
+        after={"action": action.name, "points": action.points},
+        note=note,
+    )
 
 
 @dataclass
@@ -210,11 +294,13 @@ class BulkAwardResult:
 def award_action_to_many(
     *, action: EarningAction, patients: list[Patient], actor: User, note: str = ""
 ) -> BulkAwardResult:
-    """Award an action to each patient in its own transaction: one patient over the limit skips only them."""
+    """Award an action to each patient in its own transaction (each with its audit entry): one patient over the
+    limit skips only them."""
+    audit.require_actor(actor)
     result = BulkAwardResult()
     for patient in sorted(patients, key=lambda p: p.pk):
         try:
-            award_action(patient=patient, action=action, actor=actor, note=note)
+            award_action_by_staff(patient=patient, action=action, actor=actor, note=note)
         except ActionLimitReached:
             result.skipped.append((patient, "limit reached"))
         except ActionNotAvailable as error:

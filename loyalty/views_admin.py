@@ -95,7 +95,7 @@ def catalog_edit(request, item_id: int | None = None):
     form = CatalogItemForm(request.POST or None, instance=item)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = staff_services.save_catalog_item(item=item, **form.service_values())
+            saved = staff_services.save_catalog_item(item=item, actor=request.user, **form.service_values())
         except DomainError as error:
             add_domain_error(form, error)
         else:
@@ -122,7 +122,7 @@ def catalog_delete(request, item_id: int):
     item = get_object_or_404(CatalogItem, pk=item_id)
     purchased = staff_selectors.was_ever_purchased(item=item)
     if request.method == "POST":
-        deleted = staff_services.remove_catalog_item(item=item)
+        deleted = staff_services.remove_catalog_item(item=item, actor=request.user)
         if deleted:
             messages.success(request, f"“{item.name}” was deleted.")
         else:
@@ -160,7 +160,7 @@ def catalog_import_view(request):
     report = None
     if request.method == "POST" and form.is_valid():
         try:
-            report = import_catalog(content=form.cleaned_data["file"].read())
+            report = import_catalog(content=form.cleaned_data["file"].read(), actor=request.user)
         except UnreadableFile as error:
             form.add_error("file", error.message)
     return render(
@@ -186,7 +186,7 @@ def program_settings_view(request):
     form = ProgramSettingsForm(request.POST or None, initial=initial)
     liability_points, liability_cents = staff_selectors.points_liability()
     if request.method == "POST" and form.is_valid():
-        staff_services.update_program(**form.cleaned_data)
+        staff_services.update_program(**form.cleaned_data, actor=request.user)
         messages.success(request, "Program settings saved.")
         return redirect("loyalty:program_settings")
     return render(
@@ -218,7 +218,7 @@ def tier_edit(request, tier_id: int | None = None):
     form = TierForm(request.POST or None, instance=tier)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = staff_services.save_tier(tier=tier, **form.cleaned_data)
+            saved = staff_services.save_tier(tier=tier, actor=request.user, **form.cleaned_data)
         except DomainError as error:
             add_domain_error(form, error)
         else:
@@ -240,7 +240,7 @@ def tier_edit(request, tier_id: int | None = None):
 def tier_delete(request, tier_id: int):
     tier = get_object_or_404(staff_selectors.tiers_with_counts(), pk=tier_id)
     if request.method == "POST":
-        moved = staff_services.delete_tier(tier=tier)
+        moved = staff_services.delete_tier(tier=tier, actor=request.user)
         messages.success(
             request,
             f"Tier “{tier.name}” was deleted; {moved} patient{'s' if moved != 1 else ''} moved to the tier "
@@ -284,7 +284,7 @@ def campaign_edit(request, campaign_id: int | None = None):
         form = CampaignForm(request.POST or None, instance=campaign)
         if request.method == "POST" and form.is_valid():
             try:
-                saved = staff_services.save_campaign(campaign=campaign, **form.cleaned_data)
+                saved = staff_services.save_campaign(campaign=campaign, actor=request.user, **form.cleaned_data)
             except DomainError as error:
                 add_domain_error(form, error)
             else:
@@ -305,7 +305,7 @@ def campaign_edit(request, campaign_id: int | None = None):
 def campaign_end(request, campaign_id: int):
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     if request.method == "POST":
-        staff_services.end_campaign(campaign=campaign)
+        staff_services.end_campaign(campaign=campaign, actor=request.user)
         messages.success(request, f"Campaign “{campaign.name}” was ended.")
         return redirect("loyalty:campaign_list")
     return render(
@@ -335,7 +335,7 @@ def action_edit(request, action_id: int | None = None):
     form = ActionForm(request.POST or None, instance=action)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = staff_services.save_action(action=action, **form.cleaned_data)
+            saved = staff_services.save_action(action=action, actor=request.user, **form.cleaned_data)
         except DomainError as error:
             add_domain_error(form, error)
         else:

@@ -31,7 +31,7 @@ from .forms import (
 )
 from .models import EarningAction, Purchase
 from .selectors import patient_ledger, points_summary
-from .services import award_action, quote_purchase, record_purchase, refund_purchase
+from .services import quote_purchase, record_purchase, refund_purchase
 from .staff_selectors import purchase_receipt
 
 PATIENTS_PER_PAGE = 25
@@ -69,7 +69,9 @@ def patient_award(request, patient_id: int):
     if form.is_valid():
         action = form.cleaned_data["action"]
         try:
-            award_action(patient=patient, action=action, actor=request.user, note=form.cleaned_data["note"])
+            staff_services.award_action_by_staff(
+                patient=patient, action=action, actor=request.user, note=form.cleaned_data["note"]
+            )
         except DomainError as error:
             form.add_error("action", error.message)
         else:

@@ -28,7 +28,8 @@ How a service uses it (inside its own transaction, after the change, before retu
 - `target` is the model instance changed (its type, primary key and name are kept, so the entry outlives
   it); record a deletion *before* calling `delete()`, while the instance still has its primary key.
 - `before` / `after` hold only what changed, as JSON: build them with `changes()` from a `snapshot()`
-  taken before the change. Creation: `after=audit.snapshot(obj, FIELDS)`; deletion:
+  taken before the change (or `stored()`, the row as the database holds it, when a ModelForm bound to the
+  instance has already changed it). Creation: `after=audit.snapshot(obj, FIELDS)`; deletion:
   `before=audit.snapshot(obj, FIELDS)`. Never put secrets there (passwords, API keys, codes).
 - `note` is free text for a reason ("phone lost, identity checked by call"), at most 500 characters.
 """
@@ -60,6 +61,7 @@ __all__ = [
     "record",
     "require_actor",
     "snapshot",
+    "stored",
 ]
 
 
@@ -156,6 +158,18 @@ def snapshot(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
     deletion/creation.
     """
     return {name: plain(getattr(instance, name)) for name in fields}
+
+
+def stored(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
+    """Like `snapshot()`, but of the row as the database holds it now, locked until the transaction ends.
+
+    Use it when the instance in hand may already carry the new values (a ModelForm bound to it changes it
+    while validating); {} for an instance not saved yet.
+    """
+    if instance.pk is None:
+        return {}
+    row = type(instance)._default_manager.select_for_update(of=("self",)).get(pk=instance.pk)
+    return snapshot(row, fields)
 
 
 def changes(
