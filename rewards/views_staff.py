@@ -24,7 +24,7 @@ from . import staff_selectors, staff_services
 from .forms import MoveForm, RedeemForm, RewardForm, RewardSettingsForm, VoucherCodeForm
 from .models import Redemption, Reward
 from .selectors import patient_vouchers, redeemed_with_form
-from .services import cancel_redemption, find_voucher, redeem_reward, reward_settings, use_voucher
+from .services import find_voucher, redeem_reward, reward_settings
 from .submit_once import form_token, new_token
 
 Role = StaffMember.Role
@@ -75,7 +75,7 @@ def reward_move(request, reward_id: int):
     reward = get_object_or_404(Reward, pk=reward_id)
     form = MoveForm(request.POST)
     if form.is_valid():
-        staff_services.move_reward(reward=reward, direction=form.cleaned_data["direction"])
+        staff_services.move_reward(reward=reward, direction=form.cleaned_data["direction"], actor=request.user)
     return redirect(f"{reverse('rewards:staff_reward_list')}#reward-{reward.pk}")
 
 
@@ -86,7 +86,7 @@ def reward_edit(request, reward_id: int | None = None):
     with _practice_time():
         form = RewardForm(request.POST or None, request.FILES or None, instance=reward)
         if request.method == "POST" and form.is_valid():
-            saved = staff_services.save_reward(reward=reward, **form.service_values())
+            saved = staff_services.save_reward(reward=reward, actor=request.user, **form.service_values())
             messages.success(request, f"Reward “{saved.name}” was {'saved' if reward else 'added'}.")
             return redirect("rewards:staff_reward_list")
         return render(
@@ -106,7 +106,7 @@ def reward_edit(request, reward_id: int | None = None):
 def reward_toggle(request, reward_id: int):
     reward = get_object_or_404(Reward, pk=reward_id)
     if request.method == "POST":
-        reward = staff_services.set_reward_active(reward=reward, is_active=not reward.is_active)
+        reward = staff_services.set_reward_active(reward=reward, is_active=not reward.is_active, actor=request.user)
         state = "activated: patients can redeem it" if reward.is_active else "deactivated: patients can't redeem it"
         messages.success(request, f"“{reward.name}” was {state}.")
         return redirect("rewards:staff_reward_list")
@@ -130,7 +130,7 @@ def reward_toggle(request, reward_id: int):
 def reward_delete(request, reward_id: int):
     reward = get_object_or_404(Reward, pk=reward_id)
     if request.method == "POST":
-        if staff_services.remove_reward(reward=reward):
+        if staff_services.remove_reward(reward=reward, actor=request.user):
             messages.success(request, f"“{reward.name}” was deleted.")
         else:
             messages.success(request, f"“{reward.name}” was deactivated: it has vouchers, so it is kept.")
@@ -190,7 +190,7 @@ def voucher_redeem(request):
             confirming = voucher.status == Redemption.Status.ISSUED and voucher.expires_at > now
         else:
             try:
-                voucher, used_now = use_voucher(code=voucher.voucher_code, actor=request.user, via="desk")
+                voucher, used_now = staff_services.use_voucher_by_staff(code=voucher.voucher_code, actor=request.user)
             except DomainError as error:
                 problem = error.message
             else:
@@ -219,7 +219,7 @@ def voucher_cancel(request, redemption_id: int):
     voucher = get_object_or_404(Redemption.objects.select_related("reward", "patient__user"), pk=redemption_id)
     if request.method == "POST":
         try:
-            voucher = cancel_redemption(redemption=voucher, actor=request.user)
+            voucher = staff_services.cancel_voucher_by_staff(voucher=voucher, actor=request.user)
         except DomainError as error:
             messages.error(request, error.message)
         else:
@@ -304,7 +304,7 @@ def reward_settings_page(request):
         },
     )
     if request.method == "POST" and form.is_valid():
-        staff_services.update_reward_settings(**form.cleaned_data)
+        staff_services.update_reward_settings(**form.cleaned_data, actor=request.user)
         messages.success(request, "Voucher settings saved.")
         return redirect("rewards:reward_settings")
     return render(request, "rewards/staff/reward_settings.html", {"form": form})
