@@ -3,6 +3,8 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 
+from practices.formatting import format_number
+
 from .periods import CUSTOM, DEFAULT_PRESET, MAX_CUSTOM_DAYS, PRESETS, Period, custom_period, preset_period
 
 # The oldest day a custom period may start on (earlier dates are typing mistakes).
@@ -38,7 +40,7 @@ class PeriodForm(forms.Form):
         elif start < EARLIEST_DAY:
             self.add_error("start", f"The start date can't be before {EARLIEST_DAY.year}.")
         elif (end - start).days + 1 > MAX_CUSTOM_DAYS:
-            self.add_error("start", f"A custom period can be at most {MAX_CUSTOM_DAYS:,} days long.")
+            self.add_error("start", f"A custom period can be at most {format_number(MAX_CUSTOM_DAYS)} days long.")
         return data
 
     def chosen_period(self) -> Period:

@@ -636,7 +636,7 @@ def at_risk_row(account: PointsAccount, *, now: datetime) -> dict:
         reasons.append("lapsed")
     return {
         "patient_id": account.patient_id,
-        "name": account.patient.full_name or account.patient.phone,
+        "name": str(account.patient),
         "phone": account.patient.phone,
         "balance": account.balance,
         "expires_at": account.expires_at,
@@ -720,7 +720,7 @@ def top_earners(period: Period | Scope, *, limit: int = TOP_EARNERS_SHOWN) -> li
     return [
         {
             "patient_id": accounts[account_id].patient_id,
-            "name": accounts[account_id].patient.full_name or accounts[account_id].patient.phone,
+            "name": str(accounts[account_id].patient),
             "points": points_earned,
             "balance": accounts[account_id].balance,
             "tier": accounts[account_id].tier.name if accounts[account_id].tier else "",

@@ -36,6 +36,7 @@ from patients.errors import InvalidPhone
 from patients.phones import normalize_phone
 from practices.api_keys import ApiKeyAuthentication, HasPracticeApiKey
 from practices.errors import DomainError
+from practices.formatting import format_money
 from practices.throttles import PosApiThrottle
 
 from . import services
@@ -148,7 +149,9 @@ def _lines_in(lines: list[dict]) -> list[services.LineIn]:
     if errors:
         raise serializers.ValidationError(errors)
     if sum(line.quantity * line.unit_price_cents for line in result) > MAX_PURCHASE_CENTS:
-        raise serializers.ValidationError(f"A purchase can't total more than ${MAX_PURCHASE_CENTS // 100:,}.")
+        raise serializers.ValidationError(
+            f"A purchase can't total more than {format_money(MAX_PURCHASE_CENTS, whole=True)}."
+        )
     return result
 
 

@@ -13,6 +13,7 @@ from django.db.models import Q
 from accounts.models import User
 from practices import audit
 from practices.csv_files import UnreadableFile, read_csv
+from practices.formatting import format_number
 
 from .errors import LoyaltyError
 from .forms import CatalogItemForm
@@ -50,7 +51,9 @@ def read_rows(content: bytes) -> list[tuple[int, dict[str, str]]]:
     numbered = []
     for number, row in rows:
         if len(numbered) == MAX_ROWS:
-            raise UnreadableFile(f"This file has more than {MAX_ROWS:,} rows; split it into smaller files.")
+            raise UnreadableFile(
+                f"This file has more than {format_number(MAX_ROWS)} rows; split it into smaller files."
+            )
         numbered.append((number, row))
     if not numbered:
         raise UnreadableFile("This file has a header but no rows.")

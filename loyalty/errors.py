@@ -1,4 +1,5 @@
 from practices.errors import DomainError
+from practices.formatting import format_number
 
 
 class LoyaltyError(DomainError):
@@ -13,7 +14,8 @@ class InsufficientPoints(LoyaltyError):
         self.needed = needed
         self.available = available
         super().__init__(
-            f"Not enough points: {needed:,} needed, {available:,} available ({needed - available:,} more needed).",
+            f"Not enough points: {format_number(needed)} needed, {format_number(available)} available "
+            f"({format_number(needed - available)} more needed).",
             field=field,
         )
 

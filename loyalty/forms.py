@@ -12,6 +12,7 @@ from django import forms
 from django.core.validators import RegexValidator
 
 from patients.models import Patient
+from practices.formatting import format_money
 from practices.forms import CsvUploadForm
 
 from .models import Campaign, CatalogItem, EarningAction, Tier
@@ -60,8 +61,8 @@ def times(percent: int) -> str:
 
 
 def money(cents: int) -> str:
-    """12000 → "$120.00", for reading."""
-    return f"{'-' if cents < 0 else ''}${Decimal(abs(cents)) / 100:,.2f}"
+    """12000 → "$120.00" in the practice's currency, for reading."""
+    return format_money(cents)
 
 
 class DollarsField(forms.CharField):

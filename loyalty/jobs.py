@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from patients.models import Patient
 from patients.notifications import notify
+from practices.formatting import format_number
 from practices.selectors import current_practice
 
 from .errors import ActionLimitReached, ActionNotAvailable
@@ -84,8 +85,8 @@ def expire_due_points(*, now: datetime, zone: ZoneInfo) -> int:
                 on = timezone.localtime(account.expires_at, zone).date()
                 notify(
                     patient=account.patient,
-                    title=f"{points:,} points expired",
-                    body=f"Your {points:,} points expired on {_day(on)}. Every visit earns new points.",
+                    title=f"{format_number(points)} points expired",
+                    body=f"Your {format_number(points)} points expired on {_day(on)}. Every visit earns new points.",
                     url=reverse("loyalty:history"),
                 )
     return expired
@@ -155,7 +156,10 @@ def award_birthdays(*, now: datetime, zone: ZoneInfo) -> int:
                 notify(
                     patient=patient,
                     title="Happy birthday!",
-                    body=f"Happy birthday from all of us! We added {action.points:,} points to your account.",
+                    body=(
+                        f"Happy birthday from all of us! We added {format_number(action.points)} points "
+                        "to your account."
+                    ),
                     url=reverse("loyalty:history"),
                 )
         except (ActionLimitReached, ActionNotAvailable):
@@ -229,7 +233,7 @@ def send_expiry_reminders(*, now: datetime, zone: ZoneInfo) -> int:
                     continue  # a more urgent reminder already went out for this date
                 notify(
                     patient=account.patient,
-                    title=f"Your {points:,} points expire on {_day(expires_on)}",
+                    title=f"Your {format_number(points)} points expire on {_day(expires_on)}",
                     body=f"Visit us or redeem a reward before {_day(expires_on)}, {expires_on.year} to keep them.",
                     url=reverse("loyalty:history"),
                 )

@@ -15,6 +15,7 @@ from patients.messaging import queue_sms
 from patients.models import Activity, Patient
 from patients.phones import normalize_phone
 from patients.services import create_patient, patient_by_phone, record_activity
+from practices.formatting import format_number
 from practices.selectors import practice_url
 
 from . import services
@@ -114,7 +115,7 @@ def _invite_patient(*, phone: str) -> tuple[Patient, bool]:
 
 def _text_invitation(*, patient: Patient, purchase: Purchase) -> None:
     practice = connection.tenant
-    earned = f"you earned {purchase.points:,} points today. " if purchase.points else ""
+    earned = f"you earned {format_number(purchase.points)} points today. " if purchase.points else ""
     queue_sms(
         to=patient.phone,
         body=f"{practice.name}: {earned}Join our rewards program to use them: {practice_url(practice, '/join/')}",

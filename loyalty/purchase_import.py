@@ -17,6 +17,7 @@ from patients.errors import InvalidPhone
 from patients.models import Patient
 from patients.phones import normalize_phone
 from practices.csv_files import UnreadableFile, read_csv
+from practices.formatting import format_number
 from practices.selectors import current_practice
 
 from .errors import LoyaltyError
@@ -69,7 +70,9 @@ def import_purchases(*, data: bytes, actor: User) -> PurchaseImportReport:
     for number, values in rows:
         report.rows += 1
         if report.rows > MAX_ROWS:
-            raise UnreadableFile(f"The file has more than {MAX_ROWS:,} rows; split it and import each part.")
+            raise UnreadableFile(
+                f"The file has more than {format_number(MAX_ROWS)} rows; split it and import each part."
+            )
         transaction_id = values.get("transaction_id", "")
         if not transaction_id:
             report.errors.append({"row": number, "transaction_id": "", "errors": ["The transaction id is missing."]})

@@ -14,6 +14,7 @@ from accounts.models import User
 from patients.models import Activity, Patient
 from patients.services import record_activity
 from practices import audit
+from practices.formatting import format_money, format_number, format_points
 from practices.selectors import current_practice
 
 from .errors import (
@@ -383,14 +384,14 @@ def _record_purchase(
             idempotency_key=f"purchase:{purchase.pk}",
             actor=actor,
             purchase=purchase,
-            note=f"Purchase of ${purchase.total_cents / 100:,.2f}",
+            note=f"Purchase of {format_money(purchase.total_cents)}",
         )
     elif moved:
         update_row(account, [*moved, "updated_at"])
     record_activity(
         patient=patient,
         kind=Activity.Kind.PURCHASE,
-        summary=f"Purchase of ${purchase.total_cents / 100:,.2f}: earned {purchase.points:,} points",
+        summary=f"Purchase of {format_money(purchase.total_cents)}: earned {format_points(purchase.points)}",
         actor=actor,
         data={"purchase_id": purchase.pk, "points": purchase.points, "source": source},
     )
@@ -628,8 +629,8 @@ def _refund(*, purchase, lines, external_id, actor, reason, refuse_repeat_within
     record_activity(
         patient=purchase.patient,
         kind=Activity.Kind.REFUND,
-        summary=f"Refund of ${amount / 100:,.2f}: {taken:,} points taken back"
-        + (f" ({refund.shortfall_points:,} already spent)" if refund.shortfall_points else ""),
+        summary=f"Refund of {format_money(amount)}: {format_points(taken)} taken back"
+        + (f" ({format_number(refund.shortfall_points)} already spent)" if refund.shortfall_points else ""),
         actor=actor,
         data={"refund_id": refund.pk, "purchase_id": purchase.pk},
     )
@@ -715,7 +716,7 @@ def award_action(
             record_activity(
                 patient=patient,
                 kind=Activity.Kind.BONUS,
-                summary=f"{action.name}: {action.points:,} bonus points" + (f" ({note})" if note else ""),
+                summary=f"{action.name}: {format_number(action.points)} bonus points" + (f" ({note})" if note else ""),
                 actor=actor,
                 data={"action_id": action.pk, "award_id": award.pk},
             )
@@ -747,7 +748,7 @@ def adjust_points(*, patient: Patient, delta: int, reason: str, actor: User) -> 
         record_activity(
             patient=patient,
             kind=Activity.Kind.POINTS_ADJUSTED,
-            summary=f"{'Added' if delta > 0 else 'Removed'} {abs(delta):,} points: {reason}",
+            summary=f"{'Added' if delta > 0 else 'Removed'} {format_number(abs(delta))} points: {reason}",
             actor=actor,
             data={"entry_id": entry.pk, "delta": delta},
         )
@@ -786,7 +787,7 @@ def expire_points(*, account_id: int, now: datetime | None = None) -> LedgerEntr
         record_activity(
             patient=account.patient,
             kind=Activity.Kind.POINTS_EXPIRED,
-            summary=f"{points:,} points expired",
+            summary=f"{format_number(points)} points expired",
             data={"entry_id": entry.pk},
         )
     return entry

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from patients.models import Patient
 from practices.csv_files import UnreadableFile
 from practices.errors import DomainError
+from practices.formatting import format_number
 from practices.models import StaffMember
 from practices.page_helpers import add_domain_error, query_string
 from practices.roles import staff_required
@@ -71,8 +72,6 @@ def catalog_list(request):
     page = Paginator(staff_selectors.catalog_items(query=query, status=status), CATALOG_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    for item in page:
-        item.price_display = money(item.price_cents)
     has_items = bool(page.object_list) or CatalogItem.objects.exists()
     return render(
         request,
@@ -367,7 +366,7 @@ def patient_adjust(request, patient_id: int):
             form.add_error("points" if error.field in (None, "delta") else error.field, error.message)
         else:
             verb = "added to" if delta > 0 else "removed from"
-            messages.success(request, f"{abs(delta):,} points {verb} {patient}'s balance.")
+            messages.success(request, f"{format_number(abs(delta))} points {verb} {patient}'s balance.")
             return redirect("patients:staff_patient_detail", patient_id=patient.pk)
     return render(
         request,

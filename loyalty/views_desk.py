@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from patients.models import Patient
 from patients.views_staff import search_patients
 from practices.errors import DomainError
+from practices.formatting import format_number
 from practices.models import StaffMember
 from practices.roles import staff_member_of, staff_required
 
@@ -75,7 +76,7 @@ def patient_award(request, patient_id: int):
         except DomainError as error:
             form.add_error("action", error.message)
         else:
-            messages.success(request, f"{patient} got {action.points:,} points for “{action.name}”.")
+            messages.success(request, f"{patient} got {format_number(action.points)} points for “{action.name}”.")
             return redirect("patients:staff_patient_detail", patient_id=patient.pk)
     return render(
         request,
@@ -216,8 +217,8 @@ def _quote_for_display(patient: Patient, lines: CheckoutLineFormSet) -> dict:
         {
             "name": priced["line"].item.name if priced["line"].item else priced["line"].name,
             "quantity": priced["line"].quantity,
-            "unit_price": money(priced["line"].unit_price_cents),
-            "total": money(priced["total_cents"]),
+            "unit_price_cents": priced["line"].unit_price_cents,
+            "total_cents": priced["total_cents"],
             "base_points": priced["base"],
             "campaign": priced["campaign"],
         }
@@ -225,7 +226,7 @@ def _quote_for_display(patient: Patient, lines: CheckoutLineFormSet) -> dict:
     ]
     return {
         "rows": rows,
-        "total": money(quote["total_cents"]),
+        "total_cents": quote["total_cents"],
         "points": quote["points"],
         "tier_multiplier_percent": quote["tier_multiplier_percent"],
         "tier_multiplier": f"{quote['tier_multiplier_percent'] / 100:g}",
@@ -267,17 +268,12 @@ def _render_receipt(request, purchase: Purchase, refund_form: RefundForm | None 
     can_refund = request.staff_member.has_role(Role.MANAGER) and receipt.can_refund
     if can_refund and refund_form is None:
         refund_form = RefundForm(lines=receipt.lines, initial={"token": new_desk_token()})
-    for line in receipt.lines:
-        line.unit_price_display, line.total_display = money(line.unit_price_cents), money(line.total_cents)
-    for refund in receipt.refunds:
-        refund.amount_display = money(refund.amount_cents)
     return render(
         request,
         "loyalty/staff/purchase_detail.html",
         {
             "purchase": purchase,
             "receipt": receipt,
-            "total": money(purchase.total_cents),
             "refund_form": refund_form if can_refund else None,
         },
     )
@@ -302,7 +298,7 @@ def purchase_refund(request, purchase_id: int):
         return render(
             request,
             "loyalty/staff/refund_confirm.html",
-            {"purchase": purchase, "form": form, "rows": rows, "amount": money(amount)},
+            {"purchase": purchase, "form": form, "rows": rows, "amount_cents": amount},
         )
     try:
         refund, _created = refund_purchase(
@@ -315,8 +311,8 @@ def purchase_refund(request, purchase_id: int):
     except DomainError as error:
         form.add_error(None, error.message)
         return _render_receipt(request, purchase, form)
-    text = f"Refunded {money(refund.amount_cents)}; {refund.points_taken:,} points taken back"
+    text = f"Refunded {money(refund.amount_cents)}; {format_number(refund.points_taken)} points taken back"
     if refund.shortfall_points:
-        text += f" ({refund.shortfall_points:,} had already been spent)"
+        text += f" ({format_number(refund.shortfall_points)} had already been spent)"
     messages.success(request, text + ".")
     return redirect("loyalty:purchase_detail", purchase_id=purchase.pk)

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 
+from practices.formatting import format_phone
 from practices.private_files import private_name, private_storage
 
 
@@ -56,7 +57,7 @@ class Patient(models.Model):
         indexes = [models.Index(fields=["status", "-created_at"]), models.Index(fields=["signup_code"])]
 
     def __str__(self) -> str:
-        return self.full_name or self.phone or f"Patient {self.pk}"
+        return self.full_name or format_phone(self.phone) or f"Patient {self.pk}"
 
     @property
     def full_name(self) -> str:

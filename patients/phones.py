@@ -1,12 +1,10 @@
 import phonenumbers
-from django.db import connection
+
+from practices.formatting import default_region, format_phone
 
 from .errors import InvalidPhone
 
-
-def default_region() -> str:
-    practice = getattr(connection, "tenant", None)
-    return getattr(practice, "country", None) or "US"
+__all__ = ["default_region", "display_phone", "normalize_phone"]
 
 
 def normalize_phone(raw: str, *, region: str | None = None) -> str:
@@ -27,13 +25,5 @@ def normalize_phone(raw: str, *, region: str | None = None) -> str:
 
 
 def display_phone(e164: str) -> str:
-    """A number written the way the practice's patients read it."""
-    if not e164:
-        return ""
-    try:
-        number = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
-        return e164
-    if phonenumbers.region_code_for_number(number) == default_region():
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    """A number written the way the practice's patients read it (practices.formatting.format_phone)."""
+    return format_phone(e164)

@@ -6,6 +6,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
+from .formatting import CURRENCY_CHOICES, DEFAULT_CURRENCY
 from .media import practice_media_storage
 
 # Codes read aloud or typed from a poster: no 0/O, 1/I/L.
@@ -35,6 +36,9 @@ class Practice(TenantMixin):
     slug = models.SlugField(max_length=40, unique=True)
     time_zone = models.CharField(max_length=64, default="America/New_York")
     country = models.CharField(max_length=2, default="US", help_text="Default region for phone numbers.")
+    currency = models.CharField(
+        max_length=3, choices=CURRENCY_CHOICES, default=DEFAULT_CURRENCY, help_text="Prices and amounts on pages."
+    )
     logo = models.ImageField(upload_to=logo_path, storage=practice_media_storage, max_length=255, blank=True)
     primary_color = models.CharField(max_length=7, default="#0f766e", validators=[hex_colour])
     accent_color = models.CharField(max_length=7, default="#f59e0b", validators=[hex_colour])

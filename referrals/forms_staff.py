@@ -13,6 +13,7 @@ from loyalty.forms import DollarsField, format_dollars
 from patients.errors import InvalidPhone
 from patients.models import Patient
 from patients.phones import display_phone, normalize_phone
+from practices.formatting import format_money
 
 from .models import Milestone, Partner, Referral, ReferralCode, ReferralSettings, RewardKind, Visit
 from .services import RewardSpec, short_name
@@ -96,7 +97,7 @@ class RewardFieldsMixin:
             if not data.get(credit):
                 self.add_error(credit, "A credit reward needs an amount in dollars, e.g. 25.00.")
             elif data[credit] > MAX_CREDIT_CENTS:
-                self.add_error(credit, f"A credit can be at most ${MAX_CREDIT_CENTS // 100:,}.")
+                self.add_error(credit, f"A credit can be at most {format_money(MAX_CREDIT_CENTS, whole=True)}.")
         if kind == RewardKind.PERCENT and percent not in self.errors:
             value = data.get(percent)
             if value is None or not 1 <= value <= 100:
@@ -189,7 +190,7 @@ class ReferralSettingsForm(RewardFieldsMixin, forms.Form):
     def clean_min_purchase(self):
         cents = self.cleaned_data["min_purchase"]
         if cents is not None and cents > MAX_PURCHASE_CENTS:
-            raise forms.ValidationError(f"Enter at most ${MAX_PURCHASE_CENTS // 100:,}.")
+            raise forms.ValidationError(f"Enter at most {format_money(MAX_PURCHASE_CENTS, whole=True)}.")
         return cents
 
     def clean(self):

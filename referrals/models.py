@@ -6,6 +6,7 @@ from django.db.models import Q
 
 from loyalty.models import LedgerEntry, Purchase
 from patients.models import Patient
+from practices.formatting import format_money, format_points
 from practices.models import StaffMember
 from rewards.models import Redemption
 
@@ -268,9 +269,9 @@ class ReferralReward(models.Model):
     @property
     def label(self) -> str:
         if self.kind == RewardKind.POINTS:
-            return f"{self.points:,} points"
+            return format_points(self.points)
         if self.kind == RewardKind.CREDIT:
-            return f"${self.credit_cents / 100:,.2f} credit"
+            return f"{format_money(self.credit_cents)} credit"
         if self.kind == RewardKind.PERCENT:
             return f"{self.percent_off}% off"
         return "Nothing"

@@ -13,6 +13,7 @@ from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from patients.models import Patient
+from practices.formatting import format_money
 
 from .codes import code_for_patient
 from .models import Milestone, Referral, ReferralCode, ReferralReward, ReferralSettings, RewardKind
@@ -48,8 +49,8 @@ OWNER_RELATED = ("code__patient__user", "code__staff__user", "code__partner")
 
 
 def money(cents: int) -> str:
-    """$50 or $49.50."""
-    return f"${cents / 100:,.0f}" if cents % 100 == 0 else f"${cents / 100:,.2f}"
+    """$50 or $49.50, in the practice's currency."""
+    return format_money(cents, whole=True)
 
 
 def _reward_label(spec) -> str:

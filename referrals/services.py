@@ -24,6 +24,7 @@ from patients.models import Activity, Message, Patient
 from patients.notifications import notify
 from patients.phones import normalize_phone
 from patients.services import patient_by_phone, record_activity
+from practices.formatting import format_money, format_number
 from practices.models import BackgroundTask, Practice, SupportEscalation
 from practices.selectors import current_practice, practice_url
 from practices.tasks import enqueue_for_practice
@@ -291,7 +292,7 @@ def qualify(*, purchase_id: int) -> Referral | None:
         referral.qualifying_purchase = purchase
         referral.qualified_at = timezone.now()
         referral.save(update_fields=["status", "qualifying_purchase", "qualified_at"])
-        summary = f"Referral qualified: first purchase of ${purchase.total_cents / 100:,.2f}"
+        summary = f"Referral qualified: first purchase of {format_money(purchase.total_cents)}"
         data = {"referral_id": referral.pk, "purchase_id": purchase.pk}
         record_activity(patient=referral.referred, kind=Activity.Kind.REFERRAL, summary=summary, data=data)
         if referral.code.patient_id:
@@ -525,9 +526,9 @@ def _take_back(*, reward: ReferralReward, referral: Referral, now: datetime) -> 
     reward.reversed_at = now
     reward.points_taken_back = taken
     reward.save(update_fields=["reversed_at", "points_taken_back"])
-    summary = why + (f": {taken:,} points" if reward.kind == RewardKind.POINTS else f": {reward.label}")
+    summary = why + (f": {format_number(taken)} points" if reward.kind == RewardKind.POINTS else f": {reward.label}")
     if reward.kind == RewardKind.POINTS and taken < reward.points:
-        summary += f" ({reward.points - taken:,} already spent)"
+        summary += f" ({format_number(reward.points - taken)} already spent)"
     record_activity(
         patient=reward.patient, kind=Activity.Kind.REFERRAL_CREDITED, summary=summary, data={"reward_id": reward.pk}
     )

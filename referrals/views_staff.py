@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from loyalty.forms import money
 from patients.models import Patient
 from practices.errors import DomainError
+from practices.formatting import format_number
 from practices.models import Practice, StaffMember
 from practices.page_helpers import add_domain_error, query_string
 from practices.roles import staff_member_of, staff_required
@@ -199,7 +200,7 @@ SETTINGS_DESCRIPTIONS = [
     ("referrer reward", lambda v: _reward_text(v, "referrer")),
     ("new-patient reward", lambda v: _reward_text(v, "referee")),
     ("minimum qualifying purchase", lambda v: money(v["min_purchase_cents"])),
-    ("yearly limit", lambda v: f"{v['yearly_limit']:,} per referrer" if v["yearly_limit"] else "no limit"),
+    ("yearly limit", lambda v: f"{format_number(v['yearly_limit'])} per referrer" if v["yearly_limit"] else "no limit"),
     ("staff referrals", lambda v: "rewarded" if v["reward_staff_referrals"] else "counted only"),
     ("clawback", lambda v: f"{v['clawback_days']} days" if v["clawback_days"] else "never"),
 ]
@@ -264,7 +265,8 @@ def milestone_add(request):
             add_domain_error(form, error)
         else:
             messages.success(
-                request, f"Milestone added: {milestone.points:,} bonus points at {milestone.count} referrals."
+                request,
+                f"Milestone added: {format_number(milestone.points)} bonus points at {milestone.count} referrals.",
             )
             return redirect(f"{reverse('referrals:settings')}#milestones-heading")
     current = services.referral_settings()
@@ -282,7 +284,9 @@ def milestone_edit(request, milestone_id: int):
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            messages.success(request, f"Milestone saved: {saved.points:,} bonus points at {saved.count} referrals.")
+            messages.success(
+                request, f"Milestone saved: {format_number(saved.points)} bonus points at {saved.count} referrals."
+            )
             return redirect(f"{reverse('referrals:settings')}#milestones-heading")
     return _page(
         request,
@@ -311,7 +315,8 @@ def milestone_delete(request, milestone_id: int):
         request,
         title=f"Delete the milestone at {milestone.count} referrals?",
         consequence=(
-            f"Referrers will no longer get {milestone.points:,} bonus points for their {milestone.count}th "
+            f"Referrers will no longer get {format_number(milestone.points)} bonus points "
+            f"for their {milestone.count}th "
             "qualified referral. Bonuses already given are kept."
         ),
         button="Delete the milestone",

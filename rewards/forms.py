@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 
 from loyalty.forms import DATETIME_LOCAL, DollarsField, format_dollars
 from loyalty.models import CatalogItem, Tier
+from practices.formatting import format_number
 
 from .images import UnusableImage, reward_jpeg
 from .models import Reward
@@ -184,7 +185,7 @@ class RedeemForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["reward"].queryset = available_rewards()
         self.fields["reward"].label_from_instance = lambda reward: (
-            f"{reward.name} · {reward.value_label} · {reward.points_cost:,} points"
+            f"{reward.name} · {reward.value_label} · {format_number(reward.points_cost)} points"
         )
 
 

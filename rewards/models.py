@@ -8,6 +8,7 @@ from django.db.models import Q
 
 from loyalty.models import CatalogItem, Tier
 from patients.models import Patient
+from practices.formatting import format_money
 
 # Read aloud and typed at the desk: no 0/O or 1/I/L.
 VOUCHER_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -89,7 +90,7 @@ class Reward(models.Model):
     @property
     def value_label(self) -> str:
         if self.kind == self.Kind.CREDIT and self.credit_cents is not None:
-            return f"${self.credit_cents / 100:,.2f} credit"
+            return f"{format_money(self.credit_cents)} credit"
         if self.kind == self.Kind.PERCENT and self.percent_off is not None:
             return f"{self.percent_off}% off"
         if self.kind == self.Kind.FREE_ITEM and self.item_id:

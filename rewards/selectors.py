@@ -13,6 +13,7 @@ from loyalty.errors import InsufficientPoints
 from loyalty.models import PointsAccount
 from loyalty.services import ensure_account
 from patients.models import Patient
+from practices.formatting import format_number
 
 from .errors import OutOfStock, RedemptionLimitReached, TierRequired
 from .models import Redemption, Reward
@@ -146,7 +147,7 @@ def _option(*, reward: Reward, account: PointsAccount, used: int, now: datetime)
         reason = "Limit reached for this year" if reward.limit_period == Reward.LimitPeriod.YEAR else "Limit reached"
         return RewardOption(reward, balance, False, error.code, reason, points_needed=short)
     if isinstance(error, InsufficientPoints):
-        return RewardOption(reward, balance, False, error.code, f"{short:,} more points", short)
+        return RewardOption(reward, balance, False, error.code, f"{format_number(short)} more points", short)
     if isinstance(error, OutOfStock):
         return RewardOption(reward, balance, False, error.code, "Out of stock", points_needed=short)
     return RewardOption(reward, balance, False, error.code, error.message, points_needed=short)

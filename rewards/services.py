@@ -14,6 +14,7 @@ from loyalty.models import LedgerEntry, PointsAccount
 from loyalty.services import ensure_account, lock_accounts, post_points
 from patients.models import Activity, Patient
 from patients.services import record_activity
+from practices.formatting import format_money, format_number
 from practices.selectors import current_practice
 
 from .errors import (
@@ -128,7 +129,10 @@ def redeem_reward(*, patient: Patient, reward: Reward, actor: User | None = None
         record_activity(
             patient=patient,
             kind=Activity.Kind.REWARD_REDEEMED,
-            summary=f"Redeemed {reward.name} for {reward.points_cost:,} points (voucher {redemption.voucher_code})",
+            summary=(
+                f"Redeemed {reward.name} for {format_number(reward.points_cost)} points "
+                f"(voucher {redemption.voucher_code})"
+            ),
             actor=actor,
             data={"redemption_id": redemption.pk, "reward_id": reward.pk},
         )
@@ -211,7 +215,7 @@ def cancel_redemption(*, redemption: Redemption, actor: User | None = None) -> R
             patient=redemption.patient,
             kind=Activity.Kind.VOUCHER_CANCELLED,
             summary=f"Cancelled voucher {redemption.voucher_code} ({redemption.reward.name}): "
-            f"{redemption.points_returned:,} points returned",
+            f"{format_number(redemption.points_returned)} points returned",
             actor=actor,
             data={"redemption_id": redemption.pk},
         )
@@ -220,7 +224,7 @@ def cancel_redemption(*, redemption: Redemption, actor: User | None = None) -> R
 
 def gift_label(*, kind: str, credit_cents: int = 0, percent_off: int = 0) -> str:
     if kind == Reward.Kind.CREDIT:
-        return f"${credit_cents / 100:,.2f} credit"
+        return f"{format_money(credit_cents)} credit"
     return f"{percent_off}% off"
 
 
@@ -348,7 +352,11 @@ def expire_vouchers(*, now: datetime | None = None) -> int:
                 patient=redemption.patient,
                 kind=Activity.Kind.VOUCHER_CANCELLED,
                 summary=f"Voucher {redemption.voucher_code} ({redemption.reward.name}) expired"
-                + (f": {redemption.points_returned:,} points returned" if redemption.points_returned else ""),
+                + (
+                    f": {format_number(redemption.points_returned)} points returned"
+                    if redemption.points_returned
+                    else ""
+                ),
                 data={"redemption_id": redemption.pk, "expired": True},
             )
             expired += 1

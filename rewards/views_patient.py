@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods
 
 from patients.access import patient_required
 from practices.errors import DomainError
+from practices.formatting import format_number
 
 from .qr import voucher_qr_svg
 from .selectors import patient_vouchers, redeemed_with_form, reward_for, rewards_overview
@@ -76,6 +77,8 @@ def voucher_cancel(request, voucher_id: int):
         except DomainError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, f"Voucher cancelled: {voucher.points_returned:,} points are back with you.")
+            messages.success(
+                request, f"Voucher cancelled: {format_number(voucher.points_returned)} points are back with you."
+            )
         return redirect("rewards:my_voucher", voucher.pk)
     return render(request, "rewards/patient/voucher_cancel.html", {"voucher": voucher})

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from patients.models import Patient
 from practices.errors import DomainError
+from practices.formatting import format_number
 from practices.models import StaffMember
 from practices.roles import staff_member_of, staff_required
 
@@ -225,7 +226,8 @@ def voucher_cancel(request, redemption_id: int):
         else:
             messages.success(
                 request,
-                f"Voucher {voucher.voucher_code} was cancelled: {voucher.points_returned:,} points went back "
+                f"Voucher {voucher.voucher_code} was cancelled: "
+                f"{format_number(voucher.points_returned)} points went back "
                 f"to {voucher.patient}.",
             )
         return redirect(_voucher_url(voucher.voucher_code))
@@ -234,7 +236,7 @@ def voucher_cancel(request, redemption_id: int):
         title=f"Cancel voucher {voucher.voucher_code}?",
         consequence=(
             f"{voucher.reward.name} for {voucher.patient}. The voucher can no longer be used; "
-            f"its {voucher.points_cost:,} points go back to the patient."
+            f"its {format_number(voucher.points_cost)} points go back to the patient."
         ),
         button="Cancel the voucher",
         action_url=reverse("rewards:voucher_cancel", args=[voucher.pk]),
@@ -286,7 +288,7 @@ def patient_redeem(request, patient_id: int):
             messages.success(
                 request,
                 f"Voucher {redemption.voucher_code} issued to {patient}: {reward.name} "
-                f"for {redemption.points_cost:,} points.",
+                f"for {format_number(redemption.points_cost)} points.",
             )
             return redirect("patients:staff_patient_detail", patient_id=patient.pk)
     return render(request, "rewards/staff/redeem_form.html", {"patient": patient, "form": form})

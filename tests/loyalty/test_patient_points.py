@@ -30,7 +30,7 @@ def test_history_lists_every_entry(alpha_client, alpha):
     post_points(account_id=patient.points_account.pk, delta=-15, kind=LedgerEntry.Kind.ADJUSTMENT, note="Correction")
     page = alpha_client.get("/points/").content.decode()
     assert "Google review" in page and "+40" in page
-    assert "Correction" in page and "-15" in page
+    assert "Correction" in page and "−15" in page
     assert "<strong>25</strong> points" in page
 
 

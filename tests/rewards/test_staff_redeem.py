@@ -56,7 +56,7 @@ def test_redeeming_asks_to_confirm_with_the_cost_and_balance_after(desk, alpha_c
     page = alpha_client.post(redeem_url(patient), {"reward": reward.pk}).content.decode()
 
     assert "Redeem Facial for Dana Smith?" in page
-    assert "<dd>600 points</dd>" in page and "<dd>1000 points</dd>" in page
+    assert "<dd>600 points</dd>" in page and "<dd>1,000 points</dd>" in page
     assert "<dd><strong>400</strong> points</dd>" in page
     assert not Redemption.objects.exists() and balance(patient) == 1000
 
