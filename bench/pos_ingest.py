@@ -59,6 +59,7 @@ from accounts.models import User  # noqa: E402
 from loyalty.models import CatalogItem, PointsAccount, Tier  # noqa: E402
 from patients.models import Patient  # noqa: E402
 from patients.phones import normalize_phone  # noqa: E402
+from practices import audit  # noqa: E402
 from practices.api_keys import create_api_key  # noqa: E402
 from practices.models import Practice  # noqa: E402
 from practices.services import create_practice  # noqa: E402
@@ -105,7 +106,7 @@ def seed(practice: Practice) -> tuple[list[str], list[dict], str]:
         patients = Patient.objects.bulk_create(Patient(user=user, status="active", joined_at=now) for user in users)
         # bulk_create sends no post_save, so the accounts every patient has are made here.
         PointsAccount.objects.bulk_create(PointsAccount(patient=patient) for patient in patients)
-        _, raw_key = create_api_key(name="Bench POS", actor=None)
+        _, raw_key = create_api_key(name="Bench POS", actor=audit.System("bench"))
     return phones, [{"item_id": item.external_id, "price": item.price_cents} for item in items], raw_key
 
 

@@ -116,9 +116,7 @@ def remove_catalog_item(*, item: CatalogItem, actor: User) -> bool:
                 actor=actor, action="catalog_item.deactivated", target=item, **audit.changes(was, item, ["is_active"])
             )
             return False
-        audit.record(
-            actor=actor, action="catalog_item.deleted", target=item, before=audit.snapshot(item, CATALOG_FIELDS)
-        )
+        audit.record(actor=actor, action="catalog_item.deleted", target=item, before=audit.stored(item, CATALOG_FIELDS))
         item.delete()
         return True
 
@@ -205,7 +203,7 @@ def delete_tier(*, tier: Tier, actor: User) -> int:
             actor=actor,
             action="tier.deleted",
             target=tier,
-            before=audit.snapshot(tier, fields),
+            before=audit.stored(tier, fields),
             note=f"{len(account_ids):,} accounts moved to the tier their points reach" if account_ids else "",
         )
         tier.delete()  # the accounts' tier becomes NULL (SET_NULL) until re-evaluated just below

@@ -32,7 +32,7 @@ import time
 from datetime import timedelta
 
 from django.contrib.auth.models import AnonymousUser
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -42,6 +42,7 @@ from rest_framework.permissions import BasePermission
 
 from accounts.models import User
 
+from . import audit
 from .errors import PracticeError
 from .models import ApiKey
 
@@ -65,11 +66,14 @@ def hash_key(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
-def create_api_key(*, name: str, actor: User | None, require_signature: bool = False) -> tuple[ApiKey, str]:
+@transaction.atomic
+def create_api_key(*, name: str, actor: User | audit.System, require_signature: bool = False) -> tuple[ApiKey, str]:
     """Create a key for the current practice; returns it and the raw key, which is never stored or shown again.
+    Recorded in the audit trail (its name and visible prefix, never the key or its secret).
 
     The key's signing secret is `key.signing_secret` (see the module's docstring for why it is kept as it is).
     """
+    audit.require_actor(actor)
     name = (name or "").strip()
     if not name:
         raise PracticeError("Give the key a name, e.g. the POS system that will use it.", field="name")
@@ -81,16 +85,35 @@ def create_api_key(*, name: str, actor: User | None, require_signature: bool = F
         key_hash=hash_key(raw_key),
         signing_secret=SECRET_PREFIX + secrets.token_urlsafe(32),
         require_signature=require_signature,
-        created_by=actor,
+        created_by=actor if isinstance(actor, User) else None,
+    )
+    audit.record(
+        actor=actor,
+        action="api_key.created",
+        target=key,
+        after={"name": key.name, "prefix": key.prefix, "require_signature": key.require_signature},
     )
     return key, raw_key
 
 
-def revoke_api_key(*, key: ApiKey, actor: User | None) -> ApiKey:
-    """Revoke a key: the next request made with it is refused. Revoking a revoked key changes nothing."""
+@transaction.atomic
+def revoke_api_key(*, key: ApiKey, actor: User | audit.System) -> ApiKey:
+    """Revoke a key: the next request made with it is refused. Recorded in the audit trail; revoking a revoked
+    key changes (and records) nothing."""
+    audit.require_actor(actor)
     # The update is conditional so two owners revoking at once keep the first time and person.
-    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now(), revoked_by=actor)
+    revoked = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=actor if isinstance(actor, User) else None
+    )
     key.refresh_from_db(fields=["revoked_at", "revoked_by"])
+    if revoked:
+        audit.record(
+            actor=actor,
+            action="api_key.revoked",
+            target=key,
+            before={"revoked_at": None},
+            after={"revoked_at": key.revoked_at},
+        )
     return key
 
 

@@ -9,6 +9,7 @@ import time_machine
 from django.utils import timezone
 
 from patients.models import Patient
+from practices import audit
 from practices.models import Practice, StaffMember
 
 from . import services
@@ -21,6 +22,7 @@ PARTNERS = [
     ("Downtown Yoga Studio", Partner.Kind.COMMUNITY, "Priya Shah", None),
 ]
 MILESTONES = [(3, 1_000), (5, 2_000), (10, 5_000)]
+DEMO = audit.System("manage.py seed_demo")
 
 
 def seed_referrals(practice: Practice) -> None:
@@ -34,7 +36,7 @@ def seed_referrals(practice: Practice) -> None:
         partner = Partner.objects.filter(name=name).first() or Partner(name=name, kind=kind, contact_name=contact)
         if points is not None:
             partner.referee_reward_kind, partner.referee_points = RewardKind.POINTS, points
-        partners.append(code_for_partner(services.save_partner(partner=partner)))
+        partners.append(code_for_partner(services.save_partner(partner=partner, actor=DEMO)))
     staff = [code_for_staff(member) for member in StaffMember.objects.select_related("user")]
 
     patients = list(Patient.objects.filter(status=Patient.Status.ACTIVE).select_related("user").order_by("joined_at"))

@@ -4,7 +4,6 @@ purchase, rewards (exactly once), clawback on refund, partners, "text a friend" 
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -24,6 +23,7 @@ from patients.models import Activity, Message, Patient
 from patients.notifications import notify
 from patients.phones import normalize_phone
 from patients.services import patient_by_phone, record_activity
+from practices import audit
 from practices.formatting import format_money, format_number
 from practices.models import BackgroundTask, Practice, SupportEscalation
 from practices.selectors import current_practice, practice_url
@@ -43,8 +43,6 @@ from .models import (
     TextInvite,
     Visit,
 )
-
-logger = logging.getLogger(__name__)
 
 SOURCE_TYPE = "referrals.referral"
 COUNTED_STATUSES = (Referral.Status.PENDING, Referral.Status.QUALIFIED, Referral.Status.REWARDED)
@@ -597,11 +595,36 @@ def text_a_friend(*, patient: Patient, code: ReferralCode, phone: str, friend_na
 # ---------------------------------------------------------------- staff: partners and escalations
 
 
-def save_partner(*, partner: Partner) -> Partner:
-    """Create or update a partner; a new one gets its code."""
+PARTNER_FIELDS = (
+    "name",
+    "kind",
+    "contact_name",
+    "email",
+    "phone",
+    "notes",
+    "is_active",
+    "referee_reward_kind",
+    "referee_points",
+    "referee_credit_cents",
+    "referee_percent_off",
+)
+
+
+def save_partner(*, partner: Partner, actor: User) -> Partner:
+    """Create or update a partner (a new one gets its code), recorded in the audit trail."""
+    audit.require_actor(actor)
     with transaction.atomic():
+        # The stored row, not the instance: the form (or the page's switch) has already changed it.
+        was = audit.stored(partner, PARTNER_FIELDS)
+        creating = partner.pk is None
         partner.save()
         code_for_partner(partner)
+        if creating:
+            audit.record(
+                actor=actor, action="partner.created", target=partner, after=audit.snapshot(partner, PARTNER_FIELDS)
+            )
+        elif (diff := audit.changes(was, partner, PARTNER_FIELDS))["after"]:
+            audit.record(actor=actor, action="partner.updated", target=partner, **diff)
     return partner
 
 
@@ -611,8 +634,11 @@ def set_code_active(*, code: ReferralCode, is_active: bool) -> ReferralCode:
     return code
 
 
+@transaction.atomic
 def escalate(*, patient: Patient, message: str, actor: User, referral: Referral | None = None) -> SupportEscalation:
-    """Ask platform support to look at a patient's referral: a row in the platform's (public) schema."""
+    """Ask platform support to look at a patient's referral: a row in the platform's (public) schema, and an
+    entry in the practice's audit trail."""
+    audit.require_actor(actor)
     message = (message or "").strip()
     if not message:
         raise ReferralError("Describe what looks wrong.", field="message")
@@ -640,6 +666,13 @@ def escalate(*, patient: Patient, message: str, actor: User, referral: Referral 
         actor=actor,
         data={"escalation_id": escalation.pk},
     )
+    audit.record(
+        actor=actor,
+        action="escalation.raised",
+        target=escalation,
+        target_label=f"Support request #{escalation.pk} about {patient}",
+        after={"topic": escalation.topic, "message": message[:500], "referral": referral_label[:300]},
+    )
     return escalation
 
 
@@ -664,7 +697,8 @@ SETTINGS_FIELDS = (
 
 def update_referral_settings(*, actor: User, **values) -> dict[str, tuple]:
     """Save the program settings (the fields of SETTINGS_FIELDS); returns what changed as
-    {field: (before, after)} and writes it to the log with who changed it."""
+    {field: (before, after)} and writes it to the audit trail with who changed it."""
+    audit.require_actor(actor)
     unknown = set(values) - set(SETTINGS_FIELDS)
     if unknown:
         raise TypeError(f"Not referral settings: {', '.join(sorted(unknown))}")
@@ -675,29 +709,45 @@ def update_referral_settings(*, actor: User, **values) -> dict[str, tuple]:
         for name, (_, value) in changes.items():
             setattr(row, name, value)
         row.save()
-    if changes:
-        logger.info(
-            "Referral settings of %s changed by %s <%s>: %s",
-            connection.schema_name,
-            actor.get_full_name(),
-            actor.email,
-            ", ".join(f"{name} {before!r} -> {after!r}" for name, (before, after) in changes.items()),
-        )
+        if changes:
+            audit.record(
+                actor=actor,
+                action="referral_settings.updated",
+                target=row,
+                before={name: before for name, (before, _) in changes.items()},
+                after={name: after for name, (_, after) in changes.items()},
+            )
     return changes
 
 
-def save_milestone(*, milestone: Milestone | None, count: int, points: int) -> Milestone:
-    """Create or update a milestone bonus; a count another milestone has raises ReferralError."""
+@transaction.atomic
+def save_milestone(*, milestone: Milestone | None, count: int, points: int, actor: User) -> Milestone:
+    """Create or update a milestone bonus, recorded in the audit trail; a count another milestone has raises
+    ReferralError."""
+    audit.require_actor(actor)
+    fields = ("count", "points")
     milestone = milestone or Milestone()
+    was = audit.stored(milestone, fields)
+    creating = milestone.pk is None
     milestone.count, milestone.points = count, points
     try:
         with transaction.atomic():
             milestone.save()
     except IntegrityError:
         raise ReferralError(f"There is already a milestone at {count} referrals.", field="count") from None
+    if creating:
+        audit.record(actor=actor, action="milestone.created", target=milestone, after=audit.snapshot(milestone, fields))
+    elif (diff := audit.changes(was, milestone, fields))["after"]:
+        audit.record(actor=actor, action="milestone.updated", target=milestone, **diff)
     return milestone
 
 
-def delete_milestone(*, milestone: Milestone) -> None:
-    """Remove a milestone; bonuses already given keep their count (they don't point at the row)."""
+@transaction.atomic
+def delete_milestone(*, milestone: Milestone, actor: User) -> None:
+    """Remove a milestone, recorded in the audit trail; bonuses already given keep their count (they don't
+    point at the row)."""
+    audit.require_actor(actor)
+    audit.record(
+        actor=actor, action="milestone.deleted", target=milestone, before=audit.stored(milestone, ("count", "points"))
+    )
     milestone.delete()

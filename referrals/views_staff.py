@@ -260,7 +260,7 @@ def milestone_add(request):
     form = MilestoneForm(request.POST, auto_id="id_milestone_%s")
     if form.is_valid():
         try:
-            milestone = services.save_milestone(milestone=None, **form.cleaned_data)
+            milestone = services.save_milestone(milestone=None, actor=request.user, **form.cleaned_data)
         except DomainError as error:
             add_domain_error(form, error)
         else:
@@ -280,7 +280,7 @@ def milestone_edit(request, milestone_id: int):
     form = MilestoneForm(request.POST or None, milestone=milestone)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = services.save_milestone(milestone=milestone, **form.cleaned_data)
+            saved = services.save_milestone(milestone=milestone, actor=request.user, **form.cleaned_data)
         except DomainError as error:
             add_domain_error(form, error)
         else:
@@ -308,7 +308,7 @@ def milestone_edit(request, milestone_id: int):
 def milestone_delete(request, milestone_id: int):
     milestone = get_object_or_404(Milestone, pk=milestone_id)
     if request.method == "POST":
-        services.delete_milestone(milestone=milestone)
+        services.delete_milestone(milestone=milestone, actor=request.user)
         messages.success(request, f"The milestone at {milestone.count} referrals was deleted.")
         return redirect(f"{reverse('referrals:settings')}#milestones-heading")
     return _confirm(
@@ -357,7 +357,7 @@ def partner_edit(request, partner_id: int | None = None):
     program = services.referral_settings()
     form = PartnerForm(request.POST or None, instance=partner, program=program)
     if request.method == "POST" and form.is_valid():
-        saved = services.save_partner(partner=form.partner())
+        saved = services.save_partner(partner=form.partner(), actor=request.user)
         code = saved.referral_code
         if partner:
             messages.success(request, f"{saved.name} was saved.")
@@ -389,7 +389,7 @@ def partner_toggle(request, partner_id: int):
     code_text = f" {code.code}" if code else ""
     if request.method == "POST":
         partner.is_active = not partner.is_active
-        services.save_partner(partner=partner)
+        services.save_partner(partner=partner, actor=request.user)
         if partner.is_active:
             messages.success(
                 request, f"{partner.name} was reactivated: sign-ups with their code{code_text} count again."

@@ -5,18 +5,19 @@ import time
 
 from rest_framework.test import APIClient
 
+from practices import audit
 from practices.api_keys import create_api_key, sign
 from tests.conftest import host_of
 
 
 def new_key(**fields) -> str:
     """A raw API key of the practice the connection is in."""
-    return create_api_key(name=fields.pop("name", "Front desk POS"), actor=None, **fields)[1]
+    return create_api_key(name=fields.pop("name", "Front desk POS"), actor=audit.System("test setup"), **fields)[1]
 
 
 def new_key_and_secret(**fields) -> tuple[str, str]:
     """A raw API key of the practice the connection is in, and its signing secret."""
-    key, raw_key = create_api_key(name=fields.pop("name", "Front desk POS"), actor=None, **fields)
+    key, raw_key = create_api_key(name=fields.pop("name", "Front desk POS"), actor=audit.System("test setup"), **fields)
     return raw_key, key.signing_secret
 
 

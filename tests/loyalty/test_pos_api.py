@@ -13,6 +13,7 @@ from django_tenants.utils import tenant_context
 from loyalty.models import EarningAction, LedgerEntry, PointsAccount, Purchase, Refund
 from loyalty.services import program_settings
 from patients.models import Activity, Message, Patient
+from practices import audit
 from practices.api_keys import revoke_api_key
 from practices.models import ApiKey, Practice
 from practices.services import create_practice
@@ -100,7 +101,7 @@ def test_it_accepts_the_key_in_an_x_api_key_header(alpha, key, patient):
 def test_a_revoked_key_stops_working_immediately(alpha, pos, patient, botox):
     assert post_json(pos, PURCHASES, sale("T-1")).status_code == 201
 
-    revoke_api_key(key=ApiKey.objects.get(), actor=None)
+    revoke_api_key(key=ApiKey.objects.get(), actor=audit.System("test setup"))
     response = post_json(pos, PURCHASES, sale("T-2"))
 
     assert response.status_code == 401

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
+from practices import audit
 from practices.api_keys import (
     authenticate_api_key,
     create_api_key,
@@ -58,14 +59,14 @@ def test_only_a_hash_of_the_key_is_stored(alpha, owner):
 
 
 def test_every_key_is_different(alpha):
-    raw_keys = {create_api_key(name=f"POS {i}", actor=None)[1] for i in range(5)}
+    raw_keys = {create_api_key(name=f"POS {i}", actor=audit.System("test setup"))[1] for i in range(5)}
 
     assert len(raw_keys) == 5
 
 
 def test_a_key_needs_a_name(alpha):
     with pytest.raises(PracticeError, match="Give the key a name"):
-        create_api_key(name="  ", actor=None)
+        create_api_key(name="  ", actor=audit.System("test setup"))
 
 
 def test_the_key_authenticates_until_it_is_revoked(alpha, owner):
@@ -82,13 +83,13 @@ def test_the_key_authenticates_until_it_is_revoked(alpha, owner):
 
 @pytest.mark.parametrize("raw_key", ["", "pk_live_unknown", "x" * 5000])
 def test_unknown_keys_do_not_authenticate(alpha, raw_key):
-    create_api_key(name="POS", actor=None)
+    create_api_key(name="POS", actor=audit.System("test setup"))
 
     assert authenticate_api_key(raw_key) is None
 
 
 def test_revoking_twice_keeps_the_first_revocation(alpha, owner):
-    key, _ = create_api_key(name="POS", actor=None)
+    key, _ = create_api_key(name="POS", actor=audit.System("test setup"))
     with time_machine.travel(NOON, tick=False):
         revoke_api_key(key=key, actor=owner.user)
     with time_machine.travel(NOON + timedelta(hours=1), tick=False):
@@ -99,7 +100,7 @@ def test_revoking_twice_keeps_the_first_revocation(alpha, owner):
 
 
 def test_last_used_is_written_at_most_once_a_minute(alpha):
-    key, raw_key = create_api_key(name="POS", actor=None)
+    key, raw_key = create_api_key(name="POS", actor=audit.System("test setup"))
 
     with time_machine.travel(NOON, tick=False):
         authenticate_api_key(raw_key)
@@ -117,7 +118,7 @@ def test_last_used_is_written_at_most_once_a_minute(alpha):
 
 
 def test_a_key_only_exists_in_its_own_practice(alpha, beta):
-    _, raw_key = create_api_key(name="Alpha POS", actor=None)
+    _, raw_key = create_api_key(name="Alpha POS", actor=audit.System("test setup"))
 
     with tenant_context(beta):
         assert authenticate_api_key(raw_key) is None
@@ -197,9 +198,9 @@ def test_a_new_key_is_shown_once(alpha, owner, owner_client):
 
 
 def test_the_page_marks_older_keys_without_a_signing_secret(alpha, owner_client):
-    older, _ = create_api_key(name="Old tablet", actor=None)
+    older, _ = create_api_key(name="Old tablet", actor=audit.System("test setup"))
     ApiKey.objects.filter(pk=older.pk).update(signing_secret="")
-    create_api_key(name="Front desk POS", actor=None)
+    create_api_key(name="Front desk POS", actor=audit.System("test setup"))
 
     page = owner_client.get(PAGE).content.decode()
 
@@ -215,7 +216,7 @@ def test_a_key_without_a_name_is_not_created(alpha, owner_client):
 
 
 def test_revoking_asks_first(alpha, owner_client):
-    key, raw_key = create_api_key(name="Front desk POS", actor=None)
+    key, raw_key = create_api_key(name="Front desk POS", actor=audit.System("test setup"))
 
     page = owner_client.get(f"{PAGE}{key.pk}/revoke/").content.decode()
 
@@ -227,7 +228,7 @@ def test_revoking_asks_first(alpha, owner_client):
 
 
 def test_a_revoked_key_stops_working_at_once(alpha, owner, owner_client):
-    key, raw_key = create_api_key(name="Front desk POS", actor=None)
+    key, raw_key = create_api_key(name="Front desk POS", actor=audit.System("test setup"))
     assert can_call_the_api(raw_key)
 
     response = owner_client.post(f"{PAGE}{key.pk}/revoke/", follow=True)
@@ -240,7 +241,7 @@ def test_a_revoked_key_stops_working_at_once(alpha, owner, owner_client):
 
 def test_a_key_of_another_practice_cannot_be_revoked(alpha, beta, owner_client):
     with tenant_context(beta):
-        beta_key, _ = create_api_key(name="Beta POS", actor=None)
+        beta_key, _ = create_api_key(name="Beta POS", actor=audit.System("test setup"))
 
     response = owner_client.post(f"{PAGE}{beta_key.pk}/revoke/")
 

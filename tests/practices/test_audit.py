@@ -7,6 +7,8 @@ from django.db import transaction
 from accounts.models import AuditEvent, User
 from loyalty.models import CatalogItem
 from practices import audit
+from practices.api_keys import create_api_key, revoke_api_key
+from practices.models import ApiKey
 from tests.factories import StaffMemberFactory
 
 
@@ -101,3 +103,32 @@ def test_changes_keeps_related_objects_by_name_and_dates_as_text(owner):
 def test_actions_read_as_words():
     assert audit.action_label("catalog_item.imported") == "Catalog item imported"
     assert audit.action_label("api_key.revoked") == "API key revoked"
+
+
+# ---------------------------------------------------------------- API keys
+
+
+def test_creating_and_revoking_an_api_key_is_recorded_without_the_key(owner):
+    key, raw_key = create_api_key(name="Front desk POS", actor=owner)
+    revoke_api_key(key=key, actor=owner)
+    revoke_api_key(key=key, actor=owner)  # already revoked: nothing new
+
+    created, revoked = AuditEvent.objects.order_by("id")
+    assert (created.action, created.target_id, created.after) == (
+        "api_key.created",
+        str(key.pk),
+        {"name": "Front desk POS", "prefix": key.prefix, "require_signature": False},
+    )
+    assert raw_key not in str(created.after) and key.signing_secret not in str(created.after)
+    assert (revoked.action, revoked.before, revoked.after) == (
+        "api_key.revoked",
+        {"revoked_at": None},
+        {"revoked_at": key.revoked_at.isoformat()},
+    )
+
+
+def test_an_api_key_is_not_made_without_an_actor(alpha):
+    with pytest.raises(audit.ActorRequired):
+        create_api_key(name="POS", actor=None)
+
+    assert not ApiKey.objects.exists()

@@ -11,6 +11,7 @@ from django.utils.html import strip_tags
 from django_tenants.utils import tenant_context
 
 from loyalty.services import LineIn, record_purchase, refund_purchase
+from practices import audit
 from referrals import services, staff_selectors
 from referrals.codes import code_for_patient, code_for_staff
 from referrals.models import Partner, Referral, ReferralCode
@@ -22,6 +23,8 @@ MONTH_START = datetime(2025, 5, 1, 4, 0, tzinfo=UTC)  # May 1, 00:00 EDT
 QUARTER_START = datetime(2025, 4, 1, 4, 0, tzinfo=UTC)  # April 1, 00:00 EDT
 YEAR_START = datetime(2025, 1, 1, 5, 0, tzinfo=UTC)  # January 1, 00:00 EST
 SECOND = 1
+
+SETUP = audit.System("test setup")  # data the test starts from
 
 
 def at(moment: datetime, seconds: int = 0) -> datetime:
@@ -162,8 +165,8 @@ def test_staff_are_ranked_by_qualified_then_sign_ups_and_ties_share_a_place(alph
 
 
 def test_partners_and_top_ten_patients_have_their_own_tables(alpha, alpha_client):
-    glow = services.save_partner(partner=Partner(name="Glow Studio"))
-    services.save_partner(partner=Partner(name="Dormant Gym", is_active=False))
+    glow = services.save_partner(partner=Partner(name="Glow Studio"), actor=SETUP)
+    services.save_partner(partner=Partner(name="Dormant Gym", is_active=False), actor=SETUP)
     sign_up(glow.referral_code, MONTH_START)
     referrers = [PatientFactory(user__first_name=f"Pat{n:02d}", user__last_name="Smith") for n in range(11)]
     for number, patient in enumerate(referrers):
@@ -265,7 +268,7 @@ def test_the_leaderboard_makes_the_same_queries_however_many_referrals(alpha, al
     few = queries()
     for number in range(4):
         StaffMemberFactory()
-        services.save_partner(partner=Partner(name=f"Partner {number}"))
+        services.save_partner(partner=Partner(name=f"Partner {number}"), actor=SETUP)
         sign_up(code_for_patient(PatientFactory()), MONTH_START)
         sign_up(code_for_staff(dana), MONTH_START)
 

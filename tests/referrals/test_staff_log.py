@@ -11,10 +11,13 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
 from loyalty.services import LineIn, record_purchase
+from practices import audit
 from referrals import services
 from referrals.codes import code_for_patient, code_for_staff
 from referrals.models import Partner, Referral
 from tests.factories import PatientFactory, sign_in_staff
+
+SETUP = audit.System("test setup")  # data the test starts from
 
 
 @pytest.fixture
@@ -141,7 +144,7 @@ def test_the_summary_counts_the_filtered_referrals(manager, alpha_client, jane):
 
 def test_the_csv_export_has_the_filtered_rows(manager, alpha_client, jane):
     code = code_for_patient(jane)
-    partner = services.save_partner(partner=Partner(name="=Glow Studio"))
+    partner = services.save_partner(partner=Partner(name="=Glow Studio"), actor=SETUP)
     rewarded = qualify_and_reward(join(code.code, first_name="Fred", last_name="Friend"))
     join(partner.referral_code.code, source="link", first_name="Paula", last_name="Partnered")
     join("NOPE777", first_name="Rita")
@@ -221,7 +224,7 @@ def test_another_practice_never_sees_alphas_referrals(alpha, beta, beta_client, 
 def test_the_log_makes_the_same_queries_however_many_referrals(manager, alpha_client, jane):
     code = code_for_patient(jane)
     staff_code = code_for_staff(manager)
-    partner_code = services.save_partner(partner=Partner(name="Glow Studio")).referral_code
+    partner_code = services.save_partner(partner=Partner(name="Glow Studio"), actor=SETUP).referral_code
     qualify_and_reward(join(code.code))
 
     def queries() -> int:

@@ -3,9 +3,12 @@
 import pytest
 
 from loyalty.services import LineIn, record_purchase
+from practices import audit
 from referrals import services
 from referrals.models import Partner, Referral, ReferralCode
 from tests.factories import PatientFactory, sign_in_staff
+
+SETUP = audit.System("test setup")  # data the test starts from
 
 
 @pytest.fixture
@@ -32,7 +35,7 @@ def form_data(**changes) -> dict:
 
 
 def partner(**fields) -> Partner:
-    return services.save_partner(partner=Partner(**{"name": "Glow Studio", **fields}))
+    return services.save_partner(partner=Partner(**{"name": "Glow Studio", **fields}), actor=SETUP)
 
 
 def test_a_manager_adds_a_partner_who_gets_a_code(manager, alpha_client):

@@ -8,12 +8,15 @@ import zxingcpp
 from django.core.files.base import ContentFile
 from PIL import Image, ImageFile
 
+from practices import audit
 from referrals import services
 from referrals.codes import code_for_patient, code_for_staff
 from referrals.models import Partner
 from referrals.qr import qr_svg
 from tests.factories import PatientFactory, StaffMemberFactory, sign_in_staff
 from tests.pictures import huge_png
+
+SETUP = audit.System("test setup")  # data the test starts from
 
 
 @pytest.fixture
@@ -53,7 +56,7 @@ def test_a_staff_members_png_decodes_to_their_share_link(manager, alpha, alpha_c
 
 def test_the_png_still_decodes_with_the_practice_logo_in_the_middle(manager, alpha, alpha_client, media_root):
     with_logo(alpha)
-    partner = services.save_partner(partner=Partner(name="Glow Studio"))
+    partner = services.save_partner(partner=Partner(name="Glow Studio"), actor=SETUP)
     code = partner.referral_code
 
     plain = alpha_client.get(f"/staff/referrals/qr/{code.code}.png").content
@@ -105,7 +108,8 @@ def test_the_poster_shows_the_practice_the_offer_the_code_and_the_qr(manager, al
 
 def test_the_poster_follows_the_partners_own_reward_and_warns_when_inactive(manager, alpha_client):
     partner = services.save_partner(
-        partner=Partner(name="Glow Studio", referee_reward_kind="percent", referee_percent_off=20, is_active=False)
+        partner=Partner(name="Glow Studio", referee_reward_kind="percent", referee_percent_off=20, is_active=False),
+        actor=SETUP,
     )
 
     page = alpha_client.get(f"/staff/referrals/qr/{partner.referral_code.code}/poster/").content.decode()
@@ -125,7 +129,7 @@ def test_the_practice_poster_shows_the_invite_code(manager, alpha, alpha_client)
 
 def test_the_qr_page_lists_the_practice_staff_and_partners(manager, alpha, alpha_client):
     dana = StaffMemberFactory(user__first_name="Dana", user__last_name="Desk")
-    partner = services.save_partner(partner=Partner(name="Glow Studio"))
+    partner = services.save_partner(partner=Partner(name="Glow Studio"), actor=SETUP)
 
     page = alpha_client.get("/staff/referrals/qr/").content.decode()
 
@@ -138,7 +142,7 @@ def test_the_qr_page_lists_the_practice_staff_and_partners(manager, alpha, alpha
 def test_the_front_desk_gets_their_own_code_only(alpha, alpha_client):
     me = sign_in_staff(alpha_client, role="front_desk")
     other = code_for_staff(StaffMemberFactory())
-    partner = services.save_partner(partner=Partner(name="Glow Studio"))
+    partner = services.save_partner(partner=Partner(name="Glow Studio"), actor=SETUP)
     mine = code_for_staff(me)
 
     page = alpha_client.get("/staff/referrals/qr/").content.decode()

@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from config.wsgi import application
+from practices import audit
 from practices.api_keys import create_api_key
 from tests.conftest import host_of
 from tests.factories import CatalogItemFactory, PatientFactory, RewardFactory
@@ -74,7 +75,7 @@ def patient_headers(api_world):
 
 @pytest.fixture
 def pos_headers(api_world):
-    _, raw_key = create_api_key(name="POS", actor=None)
+    _, raw_key = create_api_key(name="POS", actor=audit.System("test setup"))
     return {"Authorization": f"Bearer {raw_key}"}
 
 

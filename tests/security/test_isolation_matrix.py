@@ -35,6 +35,7 @@ from loyalty.models import Campaign
 from loyalty.services import LineIn, record_purchase
 from patients.models import Notification, PatientImport
 from patients.notifications import notify
+from practices import audit
 from practices.api_keys import create_api_key
 from practices.models import Practice, StaffMember
 from referrals.codes import code_for_patient
@@ -133,7 +134,7 @@ def world(alpha, beta) -> World:
     patient_import = PatientImport.objects.create(
         file=ContentFile(b"phone\n+14155550100\n", name="patients.csv"), filename="patients.csv"
     )
-    key, raw_key = create_api_key(name="POS", actor=None)
+    key, raw_key = create_api_key(name="POS", actor=audit.System("test setup"))
     now = timezone.now()
     campaign = Campaign.objects.create(name="Double", starts_at=now, ends_at=now + timedelta(days=2))
     values = {
@@ -168,7 +169,7 @@ def world(alpha, beta) -> World:
     with tenant_context(beta):
         beta_owner = StaffMemberFactory(role=StaffMember.Role.OWNER)
         beta_patient = PatientFactory()
-        _, beta_key = create_api_key(name="POS", actor=None)
+        _, beta_key = create_api_key(name="POS", actor=audit.System("test setup"))
         for name, user in (("beta owner", beta_owner.user), ("beta patient", beta_patient.user)):
             client = signed_in(host_of("beta"), user)  # the session lives in beta's schema
             client.defaults["HTTP_HOST"] = alpha_host
