@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from practices import csv_files
+from practices import audit, csv_files
 from practices.csv_files import UnreadableFile
 from practices.tasks import enqueue_for_practice
 
@@ -33,6 +33,7 @@ PROGRESS_EVERY = 100
 # A wrong file can make every row bad; the report keeps the first rows, the count stays exact.
 MAX_REPORTED_ROWS = 1000
 MAX_LENGTHS = {"first_name": 150, "last_name": 150, "email": 254, "external_id": 64}
+IMPORTED_FIELDS = ("first_name", "last_name", "email", "birthday", "external_id")
 LABELS = {"first_name": "First name", "last_name": "Last name", "email": "Email", "external_id": "External id"}
 
 
@@ -116,10 +117,25 @@ def _email_used_by_another(email: str, user: User | None = None) -> bool:
 
 @transaction.atomic
 def start_import(*, upload: UploadedFile, actor: User) -> PatientImport:
-    """Store the uploaded file and queue its import to run once this transaction has committed."""
+    """Store the uploaded file and queue its import to run once this transaction has committed; recorded in
+    the audit trail, as is each patient the import then adds or fills in, under the same staff member."""
+    audit.require_actor(actor)
     patient_import = PatientImport.objects.create(file=upload, filename=upload.name[:200], created_by=actor)
+    audit.record(
+        actor=actor,
+        action="patient_import.started",
+        target=patient_import,
+        target_label=patient_import.filename,
+        after={"filename": patient_import.filename},
+    )
     _enqueue_run(patient_import)
     return patient_import
+
+
+def _actor(patient_import: PatientImport) -> User | audit.System:
+    """Who the import's changes are recorded under: the staff member who started it (or, once their account
+    is gone, the import itself)."""
+    return patient_import.created_by or audit.System(f"Patient import #{patient_import.pk} ({patient_import.filename})")
 
 
 def run_import(import_id: int) -> PatientImport:
@@ -249,9 +265,18 @@ def _apply_row(patient_import: PatientImport, number: int, row: ImportRow) -> bo
             actor=actor,
             data={"import_id": patient_import.pk, "row": number},
         )
+        audit.record(
+            actor=_actor(patient_import),
+            action="patient.imported",
+            target=patient,
+            after={name: getattr(row, name) for name in IMPORTED_FIELDS if getattr(row, name)},
+            note=f"{patient_import.filename}, row {number}",
+        )
         return True
 
     user = patient.user
+    before = {name: getattr(user, name) for name in ("first_name", "last_name", "email")}
+    before.update(birthday=patient.birthday, external_id=patient.external_id)
     filled = []
     for field in ("first_name", "last_name"):
         if not getattr(user, field) and getattr(row, field):
@@ -283,6 +308,15 @@ def _apply_row(patient_import: PatientImport, number: int, row: ImportRow) -> bo
             actor=actor,
             data={"import_id": patient_import.pk, "row": number, "fields": filled},
         )
+        after = {name: getattr(user, name) for name in ("first_name", "last_name", "email")}
+        after.update(birthday=patient.birthday, external_id=patient.external_id)
+        audit.record(
+            actor=_actor(patient_import),
+            action="patient.filled_in_by_import",
+            target=patient,
+            **audit.changes(before, after, filled),
+            note=f"{patient_import.filename}, row {number}",
+        )
     return False
 
 
@@ -296,14 +330,29 @@ def _save_progress(patient_import: PatientImport) -> None:
     patient_import.save(update_fields=["processed_rows", "created_count", "updated_count", "error_count", "errors"])
 
 
+@transaction.atomic
 def _finish(patient_import: PatientImport, *, status: str, file_error: str = "") -> PatientImport:
-    """Record the outcome and delete the uploaded file: the report keeps what staff need, the list is not kept."""
+    """Record the outcome (in the audit trail too) and delete the uploaded file: the report keeps what staff
+    need, the list is not kept."""
     if file_error:
         patient_import.errors.append({"row": None, "errors": [file_error]})
     patient_import.status = status
     patient_import.finished_at = timezone.now()
     stored, patient_import.file = patient_import.file.name, ""
     patient_import.save()
+    audit.record(
+        actor=_actor(patient_import),
+        action="patient_import.finished",
+        target=patient_import,
+        target_label=patient_import.filename,
+        after={
+            "status": status,
+            "created_count": patient_import.created_count,
+            "updated_count": patient_import.updated_count,
+            "error_count": patient_import.error_count,
+        },
+        note=file_error,
+    )
     if stored:
         path = Path(patient_import.file.storage.path(stored))  # found now, inside the practice
         transaction.on_commit(lambda: path.unlink(missing_ok=True))
