@@ -3,7 +3,7 @@ URLs (mounted under /staff/ for staff), so allauth's redirects land on the patie
 
 from django.urls import path
 
-from . import api, urls_staff, views
+from . import api, api_account, urls_staff, views, views_account
 
 app_name = "patients"
 
@@ -11,6 +11,10 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("join/finish/", views.finish_join, name="finish_join"),
     path("me/", views.profile, name="profile"),
+    path("me/phone/", views_account.phone, name="phone"),
+    path("me/phone/confirm/", views_account.phone_confirm, name="phone_confirm"),
+    path("me/data/", views_account.data_download, name="data_download"),
+    path("me/close/", views_account.close, name="close"),
     # The staff portal's patient pages share the "patients" namespace.
     *urls_staff.urlpatterns,
 ]
@@ -26,4 +30,8 @@ allauth_overrides = [
 
 api_urlpatterns = [
     path("me", api.Me.as_view(), name="me"),
+    path("me/phone", api_account.MePhone.as_view(), name="me_phone"),
+    path("me/phone/confirm", api_account.MePhoneConfirm.as_view(), name="me_phone_confirm"),
+    path("me/data", api_account.MeData.as_view(), name="me_data"),
+    path("me/close", api_account.MeClose.as_view(), name="me_close"),
 ]

@@ -188,6 +188,7 @@ def _render_detail(request, patient: Patient, note_form: NoteForm):
             "kinds": Activity.Kind.choices,
             "page_query": query_string(request, page=None),
             "note_form": note_form,
+            "can_merge": request.staff_member.has_role(StaffMember.Role.MANAGER),
         },
     )
 
