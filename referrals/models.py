@@ -1,6 +1,7 @@
 """Referral codes (patients, staff, partners), the referrals made with them at sign-up, the rewards
 they earned, share-link visits, and the practice's referral program settings."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -289,3 +290,20 @@ class TextInvite(models.Model):
 
     def __str__(self) -> str:
         return f"Invite by {self.patient_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class LeaderboardScreen(models.Model):
+    """The secret link of the public TV leaderboard (`/tv/<token>/`): one row per practice, made by the owner.
+
+    Anyone holding the link sees the board without signing in, so the owner can replace it (the old link stops
+    working at once) or turn it off (no row). See referrals.tv."""
+
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="referrals_leaderboard_screen_singleton")]
+
+    def __str__(self) -> str:
+        return "TV leaderboard link"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views_staff
+from . import views_staff, views_tv
 
 urlpatterns = [
     path("staff/referrals/", views_staff.overview, name="staff_overview"),
@@ -20,6 +20,7 @@ urlpatterns = [
     path("staff/referrals/partners/<int:partner_id>/active/", views_staff.partner_toggle, name="partner_toggle"),
     path("staff/referrals/leaderboard/", views_staff.leaderboard, name="leaderboard"),
     path("staff/referrals/leaderboard/board/", views_staff.leaderboard_board, name="leaderboard_board"),
+    path("staff/referrals/leaderboard/tv-link/", views_tv.tv_link, name="tv_link"),
     path("staff/referrals/qr/", views_staff.qr_index, name="qr_index"),
     # The practice's own QR code first: "practice" is not a code (codes are capitals).
     path("staff/referrals/qr/practice.png", views_staff.practice_qr_png, name="practice_qr_png"),

@@ -39,6 +39,7 @@ from practices import audit
 from practices.api_keys import create_api_key
 from practices.models import Practice, StaffMember
 from referrals.codes import code_for_patient
+from referrals.tv import replace_tv_link
 from referrals.models import Milestone, Partner
 from rewards.models import Reward
 from rewards.services import grant_voucher
@@ -82,6 +83,9 @@ PUBLIC = {
         "headless:app:config",
         "admin:login",
         "referrals:share",
+        # The TV leaderboard by its secret link (referrals.tv): public on purpose, for the link's holder.
+        "referrals:tv",
+        "referrals:tv_board",
     },
     "public": {
         "platform_home",
@@ -154,6 +158,7 @@ def world(alpha, beta) -> World:
         "partner_id": Partner.objects.create(name="Bella Blog").pk,
         "voucher_code": voucher.voucher_code,
         "referral_code": code_for_patient(patient).code,
+        "token": replace_tv_link(actor=audit.System("test setup")).token,  # a live TV link; other tokens fail
         "table": "points",
     }
     alpha_host = host_of("alpha")
