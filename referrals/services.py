@@ -393,14 +393,15 @@ def issue_rewards(*, referral_id: int) -> list[ReferralReward]:
     program = referral_settings()
     given: list[ReferralReward] = []
     with transaction.atomic():
-        referral = (
-            Referral.objects.select_for_update(of=("self",))
-            .select_related("code__patient__user", "code__partner", "referred__user")
-            .filter(pk=referral_id)
-            .first()
-        )
-        if referral is None or referral.status != Referral.Status.QUALIFIED:
+        locked = Referral.objects.select_for_update(of=("self",)).filter(pk=referral_id).first()
+        if locked is None or locked.status != Referral.Status.QUALIFIED:
             return given
+        # Read what it points to once the lock is ours, in a statement of its own: joined in the locking one,
+        # a change committed while it waited (a merge moving the referral to the kept patient's new code)
+        # would be joined with the rows as they were before it (no code at all).
+        referral = Referral.objects.select_related("code__patient__user", "code__partner", "referred__user").get(
+            pk=referral_id
+        )
         code, friend = referral.code, referral.referred
         spec = referee_spec(code, program)
         if spec.gives_something:
