@@ -118,7 +118,7 @@ def _text_invitation(*, patient: Patient, purchase: Purchase) -> None:
     earned = f"you earned {format_number(purchase.points)} points today. " if purchase.points else ""
     queue_sms(
         to=patient.phone,
-        body=f"{practice.name}: {earned}Join our rewards program to use them: {practice_url(practice, '/join/')}",
+        body=f"{practice.sms_name}: {earned}Join our rewards program to use them: {practice_url(practice, '/join/')}",
         purpose="invite",
         patient=patient,
     )

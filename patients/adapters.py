@@ -14,6 +14,7 @@ from django.urls import reverse
 from django_tenants.utils import get_public_schema_name
 
 from accounts.models import User
+from practices.selectors import current_practice
 
 from . import ratelimits
 from .forms import PhoneNumberField
@@ -63,7 +64,7 @@ class AccountAdapter(DefaultAccountAdapter):
         patient = Patient.objects.filter(user=user).first() if user is not None and user.pk else None
         queue_sms(
             to=phone,
-            body=f"{connection.tenant.name}: your code is {code}. It expires in {minutes} minutes.",
+            body=f"{current_practice().sms_name}: your code is {code}. It expires in {minutes} minutes.",
             purpose=Message.Purpose.LOGIN_CODE,
             patient=patient,
         )

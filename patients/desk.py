@@ -54,7 +54,7 @@ def add_patient_at_desk(
     )
     queue_sms(
         to=patient.phone,
-        body=f"{practice.name}: you're invited to our rewards program. Join here: {join_url}",
+        body=f"{practice.sms_name}: you're invited to our rewards program. Join here: {join_url}",
         purpose="invite",
         patient=patient,
     )

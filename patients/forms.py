@@ -2,6 +2,8 @@ from datetime import date
 
 from django import forms
 from django.db import connection
+from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts.models import User
 
@@ -16,6 +18,16 @@ def sms_consent_wording() -> str:
     return (
         f"Yes, text me offers and news from {name}. Up to 4 messages a month. "
         "Message and data rates may apply. Reply STOP to opt out, HELP for help."
+    )
+
+
+def terms_help() -> str:
+    """Where the terms the patient accepts (and the privacy notice) can be read: the practice's own pages."""
+    return format_html(
+        'Read the <a href="{}" target="_blank" rel="noopener">program terms</a> and the '
+        '<a href="{}" target="_blank" rel="noopener">privacy notice</a>.',
+        reverse("practices:terms"),
+        reverse("practices:privacy"),
     )
 
 
@@ -89,6 +101,7 @@ class JoinDetailsForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["sms_consent"].label = sms_consent_wording()
+        self.fields["accept_terms"].help_text = terms_help()
 
     def clean_email(self) -> str:
         return clean_unique_email(self.cleaned_data.get("email", ""), user=None)
@@ -133,6 +146,7 @@ class FinishJoinForm(forms.Form):
         self.user = user
         super().__init__(*args, **kwargs)
         self.fields["sms_consent"].label = sms_consent_wording()
+        self.fields["accept_terms"].help_text = terms_help()
 
     def clean_email(self) -> str:
         return clean_unique_email(self.cleaned_data.get("email", ""), user=self.user)

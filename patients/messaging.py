@@ -266,7 +266,7 @@ def _keyword(body: str) -> str:
 def handle_inbound(*, from_number: str, body: str) -> str:
     """Honour STOP/START for the patient with that phone; returns the reply to send back ("" for none)."""
     keyword = _keyword(body)
-    practice_name = current_practice().name
+    practice_name = current_practice().sms_name
     try:
         patient = patient_by_phone(from_number)
     except InvalidPhone:

@@ -90,7 +90,7 @@ def _queue_sms(*, patient: Patient, text: str, purpose: str) -> None:
 
 def _sms_text(*, title: str, body: str, url: str) -> str:
     practice = current_practice()
-    lines = [f"{practice.name}: {title}"]
+    lines = [f"{practice.sms_name}: {title}"]
     if body:
         lines.append(body)
     if url:

@@ -1,7 +1,7 @@
 """URLs of this part of the patients app (included by config.urls_practice).
 
-`urlpatterns`: the inbox, the web app manifest and the service worker (which must be served from
-the root to control the whole app). `api_urlpatterns`: included under /api/v1/.
+`urlpatterns`: the inbox, the web app manifest, the service worker (which must be served from
+the root to control the whole app) and the page it shows offline. `api_urlpatterns`: included under /api/v1/.
 """
 
 from django.urls import path
@@ -16,6 +16,7 @@ urlpatterns = [
     path("inbox/<int:notification_id>/read/", views_notifications.mark_read, name="mark_read"),
     path("manifest.webmanifest", views_notifications.manifest, name="manifest"),
     path("sw.js", views_notifications.service_worker, name="service_worker"),
+    path("offline/", views_notifications.offline, name="offline"),
 ]
 
 api_urlpatterns = [

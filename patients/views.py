@@ -20,6 +20,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.generic.edit import FormView
 
+from practices.brand_images import link_preview
+from practices.selectors import current_practice
+
 from . import ratelimits
 from .access import patient_required
 from .errors import PatientError
@@ -60,6 +63,18 @@ class JoinView(SignupView):
         initial["code"] = self.request.GET.get("code", "")
         initial["source"] = self.request.GET.get("src", "")
         return initial
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        practice = current_practice()
+        context["preview"] = link_preview(
+            practice,
+            title=f"Join {practice.name} rewards",
+            description="Earn points every time you visit and turn them into treatments and products. "
+            "Joining is free and takes a minute.",
+            path=reverse("account_signup"),
+        )
+        return context
 
     def post(self, request, *args, **kwargs):
         # A number the practice already knows signs in (a code is sent) instead of joining twice. (A number

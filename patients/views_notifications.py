@@ -1,5 +1,7 @@
 """Patient pages for notifications (the inbox) and the files that make the patient app installable."""
 
+import hashlib
+import json
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -12,15 +14,14 @@ from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST, require_safe
 
-from practices.selectors import branding
+from practices.brand_images import picture_url
+from practices.selectors import short_name
 
 from . import notifications, push
 from .access import patient_of, patient_required
 from .models import Notification
 
 INBOX_PAGE_SIZE = 20
-# Home-screen labels are cut off beyond about a dozen characters.
-SHORT_NAME_CHARS = 12
 
 
 @require_safe
@@ -70,19 +71,20 @@ def _inbox_url(page: str | None) -> str:
 @require_safe
 @cache_control(max_age=3600)
 def manifest(request):
-    """The web app manifest, branded per practice (name, colour, logo)."""
+    """The web app manifest, branded per practice: name, colour, and icons drawn from its logo (or initials)."""
     practice = request.tenant
-    brand = branding(practice)
-    icons = []
-    if brand["logo_url"]:
-        icons.append(_logo_icon(practice, brand["logo_url"]))
-    icons += [
-        {"src": static("img/icon-192.png"), "sizes": "192x192", "type": "image/png"},
-        {"src": static("img/icon-512.png"), "sizes": "512x512", "type": "image/png"},
+    icons = [
+        {"src": picture_url(practice, name), "sizes": f"{size}x{size}", "type": "image/png", "purpose": purpose}
+        for name, size, purpose in (
+            ("icon-192", 192, "any"),
+            ("icon-512", 512, "any"),
+            ("maskable-192", 192, "maskable"),
+            ("maskable-512", 512, "maskable"),
+        )
     ]
     data = {
         "name": practice.name,
-        "short_name": _short_name(practice.name),
+        "short_name": short_name(practice),
         "start_url": "/",
         "scope": "/",
         "display": "standalone",
@@ -93,38 +95,47 @@ def manifest(request):
     return JsonResponse(data, content_type="application/manifest+json")
 
 
-def _short_name(name: str) -> str:
-    if len(name) <= SHORT_NAME_CHARS:
-        return name
-    words, short = name.split(), ""
-    for word in words:
-        candidate = f"{short} {word}".strip()
-        if len(candidate) > SHORT_NAME_CHARS:
-            break
-        short = candidate
-    return short or name[:SHORT_NAME_CHARS]
+# What the service worker keeps for when the network is down: the offline page and what it needs to show.
+SHELL_STATIC = ("css/app.css", "js/pwa.js", "vendor/htmx-2.0.11/htmx.min.js")
+SHELL_ICONS = ("icon-192", "icon-512", "apple-touch-icon")
 
 
-def _logo_icon(practice, url: str) -> dict:
-    icon = {"src": url}
-    try:
-        width, height = practice.logo.width, practice.logo.height
-    except (OSError, ValueError):
-        # A missing or unreadable file: browsers still try the URL and fall back to the generic icons.
-        width = height = None
-    if width and height:
-        icon["sizes"] = f"{width}x{height}"
-    return icon
+def shell_urls(practice) -> list[str]:
+    """The app shell the service worker caches. Static addresses carry their content's hash in production, and
+    icons the brand's version, so any change to them is a new list, a new worker and a new cache."""
+    return (
+        [reverse("notifications:offline")]
+        + [static(path) for path in SHELL_STATIC]
+        + [picture_url(practice, name) for name in SHELL_ICONS]
+    )
 
 
 @require_safe
 def service_worker(request):
-    """The service worker, served from the root so that its scope covers the whole patient app."""
+    """The service worker, served from the root so that its scope covers the whole patient app.
+
+    Its first lines name the cache's version and the shell to keep; the version changes with the worker's own
+    code and with the shell, so a deploy (or a new logo) installs a new worker, which replaces the old cache.
+    """
     path = finders.find("js/sw.js")
     if not path:
         raise Http404("No service worker.")
     with open(path, encoding="utf-8") as source:
-        response = HttpResponse(source.read(), content_type="application/javascript; charset=utf-8")
+        code = source.read()
+    shell = shell_urls(request.tenant)
+    version = hashlib.sha256((code + "\n".join(shell)).encode()).hexdigest()[:16]
+    prelude = (
+        f"const CACHE_VERSION = {json.dumps(version)};\n"
+        f"const OFFLINE_URL = {json.dumps(reverse('notifications:offline'))};\n"
+        f"const SHELL = {json.dumps(shell)};\n"
+    )
+    response = HttpResponse(prelude + code, content_type="application/javascript; charset=utf-8")
     # Browsers must see a new version on their next update check, not a cached one.
     response["Cache-Control"] = "no-cache"
     return response
+
+
+@require_safe
+def offline(request):
+    """What the installed app shows when the network is down (the service worker keeps a copy)."""
+    return render(request, "patients/offline.html")

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db import connection, models
 from django_tenants.utils import get_public_schema_name
 
-from .images import PictureField
+from .brand_images import LogoField
 from .models import BackgroundTask, Domain, Practice, StaffMember, SupportEscalation
 from .tasks import retry_failed
 
@@ -21,8 +21,9 @@ class DomainInline(admin.TabularInline):
 
 @admin.register(Practice)
 class PracticeAdmin(PublicOnlyAdmin):
-    # The logo is refused from its header when too large in pixels, before anything decodes it.
-    formfield_overrides = {models.ImageField: {"form_class": PictureField}}
+    # The logo is refused from its header when too large in pixels, before anything decodes it, and kept as the
+    # square in its centre, as the owner's branding page keeps it.
+    formfield_overrides = {models.ImageField: {"form_class": LogoField}}
     list_display = ["name", "slug", "schema_name", "invite_code", "is_active", "created_at"]
     search_fields = ["name", "slug", "invite_code"]
     readonly_fields = ["schema_name", "invite_code", "created_at"]

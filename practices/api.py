@@ -4,15 +4,24 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .selectors import branding, practice_by_invite_code, practice_url
+from .brand_images import picture_url
+from .selectors import branding, practice_by_invite_code, practice_path, practice_url
 from .throttles import CodeLookupThrottle
 
 
 class BrandingOut(serializers.Serializer):
     name = serializers.CharField()
-    logo_url = serializers.CharField(allow_null=True)
-    primary_color = serializers.CharField()
-    accent_color = serializers.CharField()
+    short_name = serializers.CharField(
+        help_text="For the home screen: the owner's short name or the name's first words."
+    )
+    logo_url = serializers.CharField(allow_null=True, help_text="The square logo, on the practice's host.")
+    primary_color = serializers.CharField(help_text="#rrggbb: buttons and headers.")
+    accent_color = serializers.CharField(help_text="#rrggbb: highlights.")
+    primary_text_color = serializers.CharField(
+        help_text="#ffffff or #111111: the text colour that reads on the primary colour (WCAG AA)."
+    )
+    accent_text_color = serializers.CharField(help_text="#ffffff or #111111: the text colour on the accent colour.")
+    icon_url = serializers.CharField(help_text="A 512 × 512 PNG icon drawn from the logo (or the initials).")
 
 
 class PracticeOut(serializers.Serializer):
@@ -21,6 +30,8 @@ class PracticeOut(serializers.Serializer):
     api_base_url = serializers.CharField()
     web_url = serializers.CharField()
     time_zone = serializers.CharField()
+    terms_url = serializers.CharField(help_text="The program terms patients accept when they join (a web page).")
+    privacy_url = serializers.CharField(help_text="The practice's privacy notice (a web page).")
     branding = BrandingOut()
 
 
@@ -32,7 +43,12 @@ def practice_out(practice) -> dict:
             "api_base_url": practice_url(practice, "/api/v1/"),
             "web_url": practice_url(practice, "/"),
             "time_zone": practice.time_zone,
-            "branding": branding(practice, absolute=True),
+            "terms_url": practice_url(practice, practice_path("practices:terms")),
+            "privacy_url": practice_url(practice, practice_path("practices:privacy")),
+            "branding": {
+                **branding(practice, absolute=True),
+                "icon_url": picture_url(practice, "icon-512", absolute=True),
+            },
         }
     ).data
 

@@ -39,6 +39,12 @@ class Practice(TenantMixin):
     currency = models.CharField(
         max_length=3, choices=CURRENCY_CHOICES, default=DEFAULT_CURRENCY, help_text="Prices and amounts on pages."
     )
+    # What the home screen and the app's icons show under the icon (cut at about 12 characters).
+    short_name = models.CharField(
+        max_length=30, blank=True, help_text="Shown under the app's icon; empty: the first words of the name."
+    )
+    # How texts to patients name the practice ("Alpha: your code is ..."); empty: the short name, else the name.
+    sms_sender_name = models.CharField(max_length=30, blank=True)
     logo = models.ImageField(upload_to=logo_path, storage=practice_media_storage, max_length=255, blank=True)
     primary_color = models.CharField(max_length=7, default="#0f766e", validators=[hex_colour])
     accent_color = models.CharField(max_length=7, default="#f59e0b", validators=[hex_colour])
@@ -62,6 +68,11 @@ class Practice(TenantMixin):
     @property
     def is_platform(self) -> bool:
         return self.schema_name == settings.PUBLIC_SCHEMA_NAME
+
+    @property
+    def sms_name(self) -> str:
+        """The name texts to patients begin with."""
+        return self.sms_sender_name or self.short_name or self.name
 
 
 class Domain(DomainMixin):
@@ -142,6 +153,26 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class ProgramTexts(models.Model):
+    """The practice's program terms and privacy notice, as the owner wrote them (one row per practice schema).
+
+    Empty means the default text (practices.program_texts), which names the practice; the public /terms/ and
+    /privacy/ pages show whichever applies. Kept in the practice's schema with the rest of its program.
+    """
+
+    terms = models.TextField(blank=True)
+    terms_updated_at = models.DateTimeField(null=True, blank=True)
+    privacy = models.TextField(blank=True)
+    privacy_updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "program texts"
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="practices_programtexts_singleton")]
+
+    def __str__(self) -> str:
+        return "Program terms and privacy notice"
 
 
 class SupportEscalation(models.Model):

@@ -22,6 +22,7 @@ STAFF_SECTIONS = [
     ("Referrals", "referrals:staff_overview", Role.MANAGER),
     ("Leaderboard", "referrals:leaderboard", Role.FRONT_DESK),
     ("Settings", "loyalty:program_settings", Role.OWNER),
+    ("Branding", "practices:branding", Role.OWNER),
     ("Security", "practices:security_settings", Role.OWNER),
 ]
 

@@ -1,8 +1,12 @@
+import hashlib
+
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Min, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
+from .colours import best_text_on, text_on_white
 from .models import BackgroundTask, CodeDirectory, Practice
 
 
@@ -38,18 +42,56 @@ def practice_url(practice: Practice, path: str = "/") -> str:
     return site_url(practice_host(practice), path)
 
 
+def practice_path(name: str, *args) -> str:
+    """The path of a named page of a practice's host, wherever it is asked (the platform host has other URLs)."""
+    return reverse(name, args=args, urlconf=settings.ROOT_URLCONF)
+
+
 def branding(practice: Practice, *, absolute: bool = False) -> dict:
-    """The practice's name, logo and colours. The logo is served on the practice's own host only, so an
-    answer read elsewhere (the mobile app, the platform host) gets its absolute URL there."""
+    """The practice's name, logo and colours, and the text colours that read on them (practices.colours).
+    The logo is served on the practice's own host only, so an answer read elsewhere (the mobile app, the
+    platform host) gets its absolute URL there."""
     logo_url = practice.logo.url if practice.logo else None
     if logo_url and absolute:
         logo_url = practice_url(practice, logo_url)
     return {
         "name": practice.name,
+        "short_name": short_name(practice),
         "logo_url": logo_url,
         "primary_color": practice.primary_color,
         "accent_color": practice.accent_color,
+        "primary_text_color": best_text_on(practice.primary_color).colour,
+        "accent_text_color": best_text_on(practice.accent_color).colour,
+        "link_color": text_on_white(practice.primary_color),
+        # Part of the addresses of the pictures drawn from the brand (practices.brand_images): a change is seen.
+        "version": brand_version(practice),
     }
+
+
+def brand_version(practice: Practice) -> str:
+    """Changes whenever the pictures drawn from the brand would: the logo's file, the colours, the name."""
+    parts = (practice.logo.name or "", practice.primary_color, practice.name, practice.short_name)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+
+
+# Home-screen labels are cut off beyond about a dozen characters.
+SHORT_NAME_CHARS = 12
+
+
+def short_name(practice: Practice) -> str:
+    """The owner's short name, else the first words of the name that fit under an app icon."""
+    if practice.short_name:
+        return practice.short_name
+    name = practice.name
+    if len(name) <= SHORT_NAME_CHARS:
+        return name
+    short = ""
+    for word in name.split():
+        candidate = f"{short} {word}".strip()
+        if len(candidate) > SHORT_NAME_CHARS:
+            break
+        short = candidate
+    return short or name[:SHORT_NAME_CHARS]
 
 
 def current_practice() -> Practice:

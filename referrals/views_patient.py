@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from patients.access import patient_of, patient_required
 from patients.codes import normalize_code
+from practices.brand_images import link_preview
 from practices.errors import DomainError
 from practices.selectors import current_practice
 from practices.throttles import limit_page_requests
@@ -42,10 +43,27 @@ def share(request, code: str):
     is_own_link = member is not None and link.code.patient_id == member.pk
     context["is_own_link"] = is_own_link
     context["join_url"] = reverse("account_signup") + "?" + urlencode({"code": link.code.code, "src": source})
+    context["preview"] = _link_preview(link)
     response = render(request, "referrals/share.html", context)
     if not is_own_link:
         _count_visit_once(request, response, code=link.code, source=source)
     return response
+
+
+def _link_preview(link) -> dict:
+    """What a chat app shows for the shared link: who invites, to which practice, and the welcome offer."""
+    practice = current_practice()
+    who = f"{link.inviter} invited you" if link.inviter else "You're invited"
+    if link.referee_reward:
+        offer = f"Your welcome reward: {link.referee_reward} after your first purchase of {link.min_purchase} or more."
+    else:
+        offer = "Earn points every time you visit and turn them into treatments and products."
+    return link_preview(
+        practice,
+        title=f"{who} to join {practice.name} rewards",
+        description=offer,
+        path=reverse("referrals:share", args=[link.code.code]),
+    )
 
 
 def _count_visit_once(request, response, *, code: ReferralCode, source: str) -> None:

@@ -1,12 +1,57 @@
 /* Service worker of the patient app, served at /sw.js so that its scope is the whole site.
-   It shows web pushes sent by patients/push.py ({title, body, url}) and opens their link when tapped. */
+   - Keeps an app shell (the offline page, the stylesheet, scripts, icons) in a cache named for this version,
+     and shows the offline page when a page cannot be loaded because the network is down. Pages and the API
+     are never cached: they hold the patient's own data.
+   - Shows web pushes sent by patients/push.py ({title, body, url}) and opens their link when tapped.
+   The view that serves it (patients/views_notifications.py) puts CACHE_VERSION, OFFLINE_URL and SHELL before
+   this code; a new version (a deploy, a new logo) installs a new worker, which deletes the old caches. */
 
-self.addEventListener("install", () => {
-  self.skipWaiting();
+const CACHE_NAME = "shell-" + CACHE_VERSION;
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    caches
+      .open(CACHE_NAME)
+      .then((cache) =>
+        // Without cookies: the offline page is the same for everyone and must hold no one's session.
+        cache.addAll(SHELL.map((url) => new Request(url, { credentials: "omit", cache: "reload" })))
+      )
+      .then(() => self.skipWaiting())
+  );
 });
 
 self.addEventListener("activate", (event) => {
-  event.waitUntil(self.clients.claim());
+  event.waitUntil(
+    caches
+      .keys()
+      .then((names) =>
+        Promise.all(names.filter((name) => name.startsWith("shell-") && name !== CACHE_NAME).map((name) => caches.delete(name)))
+      )
+      .then(() => self.clients.claim())
+  );
+});
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  if (request.method !== "GET") {
+    return;
+  }
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) {
+    return;
+  }
+  if (request.mode === "navigate") {
+    // Pages come from the network; only when it is down does the offline page stand in.
+    event.respondWith(
+      fetch(request).catch(() =>
+        caches.open(CACHE_NAME).then((cache) => cache.match(OFFLINE_URL)).then((page) => page || Response.error())
+      )
+    );
+    return;
+  }
+  if (SHELL.includes(url.pathname + url.search)) {
+    event.respondWith(caches.open(CACHE_NAME).then((cache) => cache.match(request)).then((kept) => kept || fetch(request)));
+  }
 });
 
 self.addEventListener("push", (event) => {
@@ -24,7 +69,7 @@ self.addEventListener("push", (event) => {
   event.waitUntil(
     self.registration.showNotification(title, {
       body: body,
-      icon: "/static/img/icon-192.png",
+      icon: "/icons/icon-192.png",
       badge: "/static/img/icon-192.png",
       data: { url: url },
       // A push retried after a failure carries the same message: the tag makes it replace the first one.

@@ -10,11 +10,18 @@ def test_resolve_returns_the_practice_for_its_invite_code(public_client, alpha):
     body = response.json()
     assert body["name"] == "Alpha Aesthetics"
     assert body["api_base_url"] == "http://alpha.localhost:8000/api/v1/"
+    assert body["terms_url"] == "http://alpha.localhost:8000/terms/"
+    assert body["privacy_url"] == "http://alpha.localhost:8000/privacy/"
+    icon_url = body["branding"].pop("icon_url")
+    assert icon_url.startswith("http://alpha.localhost:8000/icons/icon-512.png?v=")
     assert body["branding"] == {
         "name": "Alpha Aesthetics",
+        "short_name": "Alpha",
         "logo_url": None,
         "primary_color": alpha.primary_color,
         "accent_color": alpha.accent_color,
+        "primary_text_color": "#ffffff",
+        "accent_text_color": "#111111",
     }
 
 

@@ -1,6 +1,7 @@
-"""The practice's logo: uploaded from the platform admin, stored in the practice's own media folder, shown
-on the practice's pages and in the resolve API; refused from its header when too large in pixels."""
+"""The practice's logo: uploaded from the platform admin, kept as its centre square in the practice's own media
+folder, shown on the practice's pages and in the resolve API; refused from its header when too large in pixels."""
 
+import io
 import re
 
 import pytest
@@ -9,6 +10,7 @@ from django.contrib import admin
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client, RequestFactory
+from PIL import Image
 
 from practices.models import Practice
 from tests.conftest import host_of
@@ -59,7 +61,10 @@ def test_a_logo_uploaded_from_the_platform_admin_shows_on_the_practices_pages(al
 
     assert picture.status_code == 200
     assert picture["Content-Type"] == "image/png"
-    assert b"".join(picture.streaming_content) == png(300, 200).getvalue()
+    # Kept as the square in its centre, as the owner's branding page keeps it.
+    with Image.open(io.BytesIO(b"".join(picture.streaming_content))) as stored:
+        assert stored.size == (200, 200)
+        assert stored.getpixel((100, 100)) == (200, 30, 30, 128)
 
 
 def test_the_resolve_api_gives_the_logos_address_on_the_practices_host(alpha):

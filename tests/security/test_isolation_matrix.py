@@ -86,6 +86,11 @@ PUBLIC = {
         # The TV leaderboard by its secret link (referrals.tv): public on purpose, for the link's holder.
         "referrals:tv",
         "referrals:tv_board",
+        # The program's terms and privacy notice, the app's icons and offline page (practices.views_branding).
+        "practices:terms",
+        "practices:privacy",
+        "practices:brand_picture",
+        "notifications:offline",
     },
     "public": {
         "platform_home",
