@@ -24,6 +24,7 @@ STAFF_SECTIONS = [
     ("Settings", "loyalty:program_settings", Role.OWNER),
     ("Branding", "practices:branding", Role.OWNER),
     ("Security", "practices:security_settings", Role.OWNER),
+    ("Audit trail", "practices:audit_trail", Role.OWNER),
 ]
 
 
