@@ -1,10 +1,6 @@
 from django.urls import path
 
-<<<<<<< /tmp/h8-wt/practices/urls.py
-from . import api, views, views_api_keys, views_audit, views_two_factor
-=======
-from . import api, views, views_api_keys, views_branding, views_two_factor
->>>>>>> /tmp/tmpal3mc6ko
+from . import api, views, views_api_keys, views_audit, views_branding, views_two_factor
 
 app_name = "practices"
 
@@ -13,16 +9,13 @@ urlpatterns = [
     path("staff/settings/api-keys/", views_api_keys.api_keys, name="api_keys"),
     path("staff/settings/api-keys/<int:key_id>/revoke/", views_api_keys.api_key_revoke, name="api_key_revoke"),
     path("staff/settings/security/", views_two_factor.security_settings, name="security_settings"),
-<<<<<<< /tmp/h8-wt/practices/urls.py
     path("staff/audit/", views_audit.audit_trail, name="audit_trail"),
-=======
     path("staff/settings/branding/", views_branding.branding_settings, name="branding"),
     path("staff/settings/branding/texts/", views_branding.program_texts_settings, name="program_texts"),
     # Public pages of the practice's host: the program's terms and privacy notice, the app's icons.
     path("terms/", views_branding.terms, name="terms"),
     path("privacy/", views_branding.privacy, name="privacy"),
     path("icons/<slug:name>.png", views_branding.brand_picture_view, name="brand_picture"),
->>>>>>> /tmp/tmpal3mc6ko
     path(
         "staff/settings/security/staff/<int:member_id>/reset/",
         views_two_factor.reset_member_two_factor,
