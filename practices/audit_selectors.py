@@ -54,8 +54,9 @@ LINKS: dict[str, Callable[[Any], str]] = {
     "referrals.partner": lambda partner: _url("referrals:partner_edit", partner.pk),
     "practices.supportescalation": lambda escalation: _url("patients:staff_patient_detail", escalation.patient_id),
     "practices.apikey": lambda _: _url("practices:api_keys"),
-    "practices.practice": lambda _: _url("practices:security_settings"),
-    "accounts.user": lambda _: _url("practices:security_settings"),
+    "practices.staffmember": lambda member: _url("practices:team_member", member.pk),
+    "practices.staffinvite": lambda _: _url("practices:team"),
+    "accounts.user": lambda _: _url("practices:security_settings"),  # whose two-factor changed
 }
 
 

@@ -171,3 +171,26 @@ def test_a_change_made_through_a_page_appears_in_the_trail(owner, alpha_client):
     event = AuditEvent.objects.get(action="catalog_item.updated")
     assert (event.actor, event.before, event.after) == (owner.user, {"price_cents": 20_000}, {"price_cents": 22_500})
     assert "Price: $200.00 → $225.00" in alpha_client.get(URL).content.decode()
+
+
+def test_the_page_makes_the_same_queries_however_many_changes(owner, alpha_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def add_changes(count: int) -> None:
+        with transaction.atomic():
+            for _ in range(count):
+                item = CatalogItemFactory()
+                audit.record(actor=owner.user, action="catalog_item.created", target=item, after={"name": item.name})
+                audit.record(actor=StaffMemberFactory().user, action="reward_settings.updated", after={"x": 1})
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert alpha_client.get(URL).status_code == 200
+        return len(captured)
+
+    add_changes(2)
+    few = queries()
+    add_changes(20)
+
+    assert queries() == few
