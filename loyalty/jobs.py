@@ -264,8 +264,17 @@ def reevaluate_tiers(*, now: datetime) -> int:
     accounts = PointsAccount.objects.all()
     if not tiers:
         accounts = accounts.filter(tier__isnull=False)  # only losing a deleted ladder's tier can change
+    # What records merged into a patient's earned counts for that patient (as in points_earned_recently).
+    merged_earned = dict(
+        PointsAccount.objects.filter(patient__merged_into__isnull=False)
+        .values("patient__merged_into_id")
+        .annotate(earned=earned)
+        .values_list("patient__merged_into_id", "earned")
+    )
     changed = 0
-    for account_id, tier_id, points in accounts.annotate(earned=earned).values_list("pk", "tier_id", "earned"):
+    rows = accounts.annotate(earned=earned).values_list("pk", "patient_id", "tier_id", "earned")
+    for account_id, patient_id, tier_id, points in rows:
+        points += merged_earned.get(patient_id, 0)
         target = next((t.pk for t in tiers if t.threshold_points <= max(points, 0)), None)
         if target != tier_id:
             evaluate_tier(account_id=account_id, now=now)

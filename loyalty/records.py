@@ -11,7 +11,13 @@ from patients.models import Patient
 from patients.records import ExportTable, MergeStep, RecordPart
 
 from .models import ActionAward, LedgerEntry, PointsAccount, Purchase
-from .services import _post_to_locked_account, ensure_account, lock_accounts
+from .services import (
+    _evaluate_locked_tier,
+    _post_to_locked_account,
+    ensure_account,
+    lock_accounts,
+    points_earned_recently,
+)
 
 MERGE_SOURCE = "patients.merge"
 CLOSURE_SOURCE = "patients.closure"
@@ -59,6 +65,10 @@ def merge(step: MergeStep) -> dict[str, int]:
         )
     elif also_save:
         kept_account.save(update_fields=[*also_save, "updated_at"])
+    # The kept patient's tier counts what both earned in the last 12 months (points_earned_recently counts the
+    # records merged into a patient; this one is being merged, so its part is added here).
+    earned = points_earned_recently(account=kept_account) + points_earned_recently(account=merged_account)
+    _evaluate_locked_tier(account=kept_account, earned=earned)
     purchases = Purchase.objects.filter(patient=step.merged).update(patient=step.kept)
     # A bonus limited to once (or once a year) that both received stays with the merged record: the kept
     # patient already has it, and the database allows one.

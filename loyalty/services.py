@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -151,11 +151,13 @@ def _post_to_locked_account(
 
 
 def points_earned_recently(*, account: PointsAccount, now: datetime | None = None) -> int:
-    """Points earned in the rolling last 12 months, net of refunds (what tiers are based on)."""
+    """Points earned in the rolling last 12 months, net of refunds (what tiers are based on): on the account and
+    on the accounts of records merged into the patient's (one person's earnings, whichever record they were on)."""
     since = (now or timezone.now()) - TIER_WINDOW
     kinds = [*LedgerEntry.EARNING_KINDS, LedgerEntry.Kind.REFUND]
-    total = account.entries.filter(kind__in=kinds, created_at__gte=since).aggregate(total=Sum("delta"))["total"]
-    return max(total or 0, 0)
+    accounts = Q(account=account) | Q(account__patient__merged_into_id=account.patient_id)
+    entries = LedgerEntry.objects.filter(accounts, kind__in=kinds, created_at__gte=since)
+    return max(entries.aggregate(total=Sum("delta"))["total"] or 0, 0)
 
 
 def tier_for(points: int, tiers: list[Tier] | None = None) -> Tier | None:
@@ -171,8 +173,10 @@ def evaluate_tier(*, account_id: int, now: datetime | None = None) -> PointsAcco
     return _evaluate_locked_tier(account=lock_accounts(account_id)[account_id], now=now)
 
 
-def _evaluate_locked_tier(*, account: PointsAccount, now: datetime | None = None) -> PointsAccount:
-    tier = tier_for(points_earned_recently(account=account, now=now))
+def _evaluate_locked_tier(
+    *, account: PointsAccount, now: datetime | None = None, earned: int | None = None
+) -> PointsAccount:
+    tier = tier_for(points_earned_recently(account=account, now=now) if earned is None else earned)
     if (tier.pk if tier else None) != account.tier_id:
         previous = account.tier
         account.tier = tier
@@ -452,7 +456,10 @@ SELECT
     (SELECT json_agg(json_build_object('id', c.id, 'category', c.category, 'multiplier_percent', c.multiplier_percent))
      FROM loyalty_campaign c WHERE c.is_active AND c.starts_at <= %(at)s AND c.ends_at > %(at)s),
     (SELECT coalesce(sum(e.delta), 0) FROM loyalty_ledgerentry e
-     WHERE e.account_id = %(account)s AND e.kind = ANY(%(kinds)s) AND e.created_at >= %(since)s),
+     WHERE e.account_id = %(account)s AND e.kind = ANY(%(kinds)s) AND e.created_at >= %(since)s)
+    + (SELECT coalesce(sum(e.delta), 0) FROM loyalty_ledgerentry e
+       JOIN loyalty_pointsaccount a ON a.id = e.account_id JOIN patients_patient m ON m.id = a.patient_id
+       WHERE m.merged_into_id = %(patient)s AND e.kind = ANY(%(kinds)s) AND e.created_at >= %(since)s),
     CASE WHEN EXISTS (SELECT 1 FROM loyalty_earningaction a WHERE a.kind = %(cross_booking)s AND a.is_active)
         THEN ARRAY(SELECT DISTINCT l.category FROM loyalty_purchaseline l
                    JOIN loyalty_purchase p ON p.id = l.purchase_id WHERE p.patient_id = %(patient)s)

@@ -277,3 +277,30 @@ def test_every_relation_to_a_patient_is_handled_by_a_record_part():
         if field.concrete and getattr(field, "related_model", None) is Patient
     }
     assert relations - handled == set()
+
+
+# ---------------------------------------------------------------- tiers
+
+
+def test_the_kept_patient_reaches_the_tier_both_records_earned_together_and_keeps_it(alpha, manager):
+    from loyalty.jobs import reevaluate_tiers
+    from tests.factories import TierFactory
+
+    gold = TierFactory(name="Gold", threshold_points=500, multiplier_percent=200)
+    kept, merged = patient(), patient()
+    buy(kept, 30_000)
+    buy(merged, 30_000)
+    assert PointsAccount.objects.get(patient=kept).tier is None
+
+    merge_patients(kept=kept, merged=merged, actor=manager)
+
+    assert PointsAccount.objects.get(patient=kept).tier == gold
+    assert kept.activities.filter(kind=Activity.Kind.TIER_CHANGED, summary__contains="Reached Gold").exists()
+    # The nightly re-evaluation counts the merged record's earnings too, and the next purchase earns at Gold.
+    from django.utils import timezone
+
+    assert reevaluate_tiers(now=timezone.now()) == 0
+    assert PointsAccount.objects.get(patient=kept).tier == gold
+    assert buy(kept, 5_000).points == 100
+    assert PointsAccount.objects.get(patient=kept).tier == gold  # re-evaluated with the purchase, on both
+    assert check_ledger().is_consistent
