@@ -517,6 +517,8 @@ SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 # Links in emails (password reset) use the practice's host from the request; behind a proxy that ends TLS
 # they must still say https.
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = SITE_SCHEME
+# Subjects name the practice themselves (templates/account/email/), not "[<host name>] ..." as allauth would.
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 
 # ---------------------------------------------------------------- error reporting
 # Sentry when SENTRY_DSN is set, with patients' data scrubbed from what is sent (config/sentry.py).

@@ -38,3 +38,29 @@ class InvalidOwner(PracticeError):
 
 class PlatformDomainRefused(PracticeError):
     code = "platform_domain_refused"
+
+
+class TeamError(PracticeError):
+    """The owner's change to the team is refused (practices.team)."""
+
+    code = "team_error"
+
+
+class LastOwner(TeamError):
+    code = "last_owner"
+    status = 409
+
+
+class InviteLinkUnusable(TeamError):
+    """An invitation link that cannot be used: `reason` is one of the REASONS below."""
+
+    code = "invite_link_unusable"
+    status = 410
+    UNKNOWN, REPLACED, EXPIRED, ACCEPTED, REVOKED = "unknown", "replaced", "expired", "accepted", "revoked"
+
+    def __init__(self, message: str, *, reason: str, invite=None):
+        super().__init__(message)
+        self.reason = reason
+        self.invite = invite
+        if reason == self.UNKNOWN:
+            self.status = 404

@@ -116,6 +116,67 @@ ROLE_RANK = {
 }
 
 
+class StaffInvite(models.Model):
+    """An owner's invitation to join the practice's staff, sent by email (practices.team).
+
+    The emailed link is signed with `link_version`, which changes each time the invitation is sent again: the
+    earlier link then stops working. It works once, until `expires_at`. The staff member (with their referral
+    code) is created only when the invitation is accepted. Lives in the practice's schema.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        EXPIRED = "expired", "Expired"
+        ACCEPTED = "accepted", "Accepted"
+        REVOKED = "revoked", "Withdrawn"
+
+    email = models.EmailField()
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=20, choices=StaffMember.Role.choices, default=StaffMember.Role.FRONT_DESK)
+    expires_at = models.DateTimeField()
+    link_version = models.CharField(max_length=32)
+    # The link version of the last email sent: the email task sends each version once.
+    emailed_version = models.CharField(max_length=32, blank=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(help_text="When the invitation was last sent.")
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    member = models.OneToOneField(StaffMember, null=True, blank=True, on_delete=models.SET_NULL, related_name="invite")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One open invitation per address: inviting again means sending the open one again.
+            models.UniqueConstraint(
+                models.functions.Lower("email"),
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="practices_invite_open_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_open(self) -> bool:
+        """Neither accepted nor withdrawn (it may have expired: sending it again renews it)."""
+        return self.accepted_at is None and self.revoked_at is None
+
+    def status_at(self, now) -> str:
+        if self.accepted_at is not None:
+            return self.Status.ACCEPTED
+        if self.revoked_at is not None:
+            return self.Status.REVOKED
+        return self.Status.EXPIRED if self.expires_at <= now else self.Status.PENDING
+
+
 class ApiKey(models.Model):
     """A key a point-of-sale system uses to call the practice's POS API.
 

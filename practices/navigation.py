@@ -23,6 +23,7 @@ STAFF_SECTIONS = [
     ("Leaderboard", "referrals:leaderboard", Role.FRONT_DESK),
     ("Settings", "loyalty:program_settings", Role.OWNER),
     ("Branding", "practices:branding", Role.OWNER),
+    ("Team", "practices:team", Role.OWNER),
     ("Security", "practices:security_settings", Role.OWNER),
     ("Audit trail", "practices:audit_trail", Role.OWNER),
 ]

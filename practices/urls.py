@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import api, views, views_api_keys, views_audit, views_branding, views_two_factor
+from . import views_team as team
 
 app_name = "practices"
 
@@ -21,6 +22,15 @@ urlpatterns = [
         views_two_factor.reset_member_two_factor,
         name="two_factor_reset",
     ),
+    # The owner's team, and the page an emailed invitation opens (for anyone holding the link).
+    path("staff/team/", team.team_page, name="team"),
+    path("staff/team/invite/", team.invite, name="team_invite"),
+    path("staff/team/invites/<int:invite_id>/resend/", team.invite_resend, name="invite_resend"),
+    path("staff/team/invites/<int:invite_id>/withdraw/", team.invite_revoke, name="invite_revoke"),
+    path("staff/team/members/<int:member_id>/", team.member_page, name="team_member"),
+    path("staff/team/members/<int:member_id>/deactivate/", team.member_deactivate, name="team_member_deactivate"),
+    path("staff/team/members/<int:member_id>/reactivate/", team.member_reactivate, name="team_member_reactivate"),
+    path("staff/invite/<str:token>/", team.invite_accept, name="invite_accept"),
 ]
 
 api_urlpatterns = [

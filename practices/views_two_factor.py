@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 
 from .errors import PracticeError
@@ -51,6 +52,7 @@ def reset_member_two_factor(request, member_id: int):
     """GET asks to confirm; POST removes the member's authenticator app and recovery codes."""
     member = get_object_or_404(StaffMember.objects.select_related("user"), pk=member_id, is_active=True)
     name = member.user.get_full_name() or member.user.email
+    back = _back(request)
     if request.method == "POST":
         try:
             done = reset_staff_two_factor(member=member, actor=request.user)
@@ -64,7 +66,7 @@ def reset_member_two_factor(request, member_id: int):
                 )
             else:
                 messages.info(request, f"{name} has no two-factor authentication to reset.")
-        return redirect("practices:security_settings")
+        return redirect(back)
     return render(
         request,
         "staff/confirm.html",
@@ -76,7 +78,16 @@ def reset_member_two_factor(request, member_id: int):
                 + (" before anything else." if current_practice().staff_two_factor_required else ".")
             ),
             "button": "Reset two-factor",
-            "action_url": reverse("practices:two_factor_reset", args=[member.pk]),
-            "cancel_url": reverse("practices:security_settings"),
+            "action_url": reverse("practices:two_factor_reset", args=[member.pk])
+            + ("" if back == reverse("practices:security_settings") else f"?{urlencode({'next': back})}"),
+            "cancel_url": back,
         },
     )
+
+
+def _back(request) -> str:
+    """Where the reset returns to: the staff page that linked to it (`next`, e.g. the team page), else Security."""
+    target = request.GET.get("next", "")
+    if target.startswith("/staff/") and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return reverse("practices:security_settings")

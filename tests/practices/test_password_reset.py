@@ -80,3 +80,17 @@ def test_an_unknown_address_gets_no_email(alpha, alpha_client):
 def test_staff_of_another_practice_get_no_link_here(beta_client):
     beta_client.post("/staff/password/reset/", {"email": "owner@alpha.test"})
     assert all("/staff/password/reset/key/" not in message.body for message in mail.outbox)
+
+
+def test_the_reset_email_names_the_practice_in_plain_text_and_html(alpha, alpha_client):
+    StaffMemberFactory(user__email="branded@alpha.test", user__first_name="Bea")
+
+    alpha_client.post("/staff/password/reset/", {"email": "branded@alpha.test"})
+
+    message = mail.outbox[0]
+    assert message.subject == "Alpha Aesthetics: reset your password"
+    assert message.body.startswith("Hello Bea,")
+    assert "your Alpha Aesthetics staff account, branded@alpha.test" in message.body
+    html, kind = message.alternatives[0]
+    assert kind == "text/html"
+    assert "Alpha Aesthetics" in html and "Choose a new password" in html and reset_link(message) in html

@@ -37,7 +37,7 @@ from patients.models import Notification, PatientImport
 from patients.notifications import notify
 from practices import audit
 from practices.api_keys import create_api_key
-from practices.models import Practice, StaffMember
+from practices.models import Practice, StaffInvite, StaffMember
 from referrals.codes import code_for_patient
 from referrals.tv import replace_tv_link
 from referrals.models import Milestone, Partner
@@ -72,6 +72,7 @@ PUBLIC = {
         "account_inactive",
         "account_email_verification_sent",
         "account_verify_phone",
+        "practices:invite_accept",  # an emailed invitation to the staff (the page says when the link is wrong or used)
         "notifications:manifest",
         "notifications:service_worker",
         "api:api_root",
@@ -161,6 +162,10 @@ def world(alpha, beta) -> World:
         "action_id": EarningActionFactory().pk,
         "milestone_id": Milestone.objects.create(count=3, points=100).pk,
         "partner_id": Partner.objects.create(name="Bella Blog").pk,
+        "member_id": StaffMemberFactory(role=StaffMember.Role.FRONT_DESK).pk,
+        "invite_id": StaffInvite.objects.create(
+            email="invited@alpha.test", expires_at=now + timedelta(days=7), link_version="v1", sent_at=now
+        ).pk,
         "voucher_code": voucher.voucher_code,
         "referral_code": code_for_patient(patient).code,
         "token": replace_tv_link(actor=audit.System("test setup")).token,  # a live TV link; other tokens fail
