@@ -165,12 +165,18 @@ def patient_merge_confirm(request, patient_id: int, other_id: int):
     kept, merged = _patient(patient_id), _patient(other_id)
     if request.method == "POST":
         try:
-            merge_patients(kept=kept, merged=merged, actor=request.user)
+            merge = merge_patients(kept=kept, merged=merged, actor=request.user)
         except MergeRefused as refused:
             for reason in refused.reasons:
                 messages.error(request, reason)
             return redirect(request.path)
         messages.success(request, f"{patient_label(merged)} was merged into this record.")
+        if freed := merge.merged_details.get("phone"):
+            messages.info(
+                request,
+                f"Its number, {display_phone(freed)}, is free now: if the patient uses it, change this record's "
+                "number to it (Change the number).",
+            )
         return _detail(kept)
     return render(
         request,

@@ -131,6 +131,7 @@ def test_a_manager_merges_two_records_from_the_patient_page(alpha, alpha_client)
     assert check_ledger().is_consistent
     kept_page = alpha_client.get(response.url).content.decode()
     assert f"Ada Byron (#{merged.pk}) was merged into this record." in kept_page
+    assert "Its number, (415) 555-0142, is free now" in kept_page
     merged_page = alpha_client.get(f"/staff/patients/{merged.pk}/").content.decode()
     assert "This record was merged into" in merged_page and "Merged into the record Ada Lovelace" in merged_page
 
