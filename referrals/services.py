@@ -349,6 +349,9 @@ def referrer_spec(code: ReferralCode, program: ReferralSettings) -> RewardSpec:
     # Only patients hold points accounts: staff and partners are counted, not paid, by the program.
     if code.owner_kind != ReferralCode.OwnerKind.PATIENT:
         return RewardSpec(kind=RewardKind.NONE)
+    if code.patient.status == Patient.Status.ARCHIVED:
+        # A closed account is paid nothing more (a merged record's referrals moved to the kept patient's code).
+        return RewardSpec(kind=RewardKind.NONE)
     return RewardSpec.from_fields(program, "referrer")
 
 
@@ -425,7 +428,7 @@ def issue_rewards(*, referral_id: int) -> list[ReferralReward]:
                     why=f"Referral reward for {short_name(friend)}",
                 )
             )
-        if code.patient_id:
+        if code.patient_id and code.patient.status != Patient.Status.ARCHIVED:
             given.extend(_milestone(referral=referral, code=code))
         referral.status = Referral.Status.REWARDED
         referral.rewarded_at = timezone.now()

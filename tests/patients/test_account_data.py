@@ -196,11 +196,21 @@ def test_the_app_closes_the_account_and_its_token_stops_working(ada, alpha_clien
     assert Patient.objects.get(pk=ada.pk).closed_at is not None
 
 
-def test_a_friend_referred_before_the_closing_keeps_their_referral(ada, alpha):
+def test_a_friend_referred_before_the_closing_still_gets_their_reward_and_the_closed_account_nothing(ada, alpha):
+    from referrals.services import issue_rewards, qualify
+
     friend = PatientFactory(user__first_name="Sam")
     referral = record_signup(patient=friend, code=code_for_patient(ada).code)
-
     close_account(patient=ada)
+    item = CatalogItemFactory(price_cents=50_000)
+    purchase, _ = record_purchase(
+        patient=friend, lines=[LineIn(quantity=1, unit_price_cents=50_000, item=item)], source="desk"
+    )
 
-    assert Referral.objects.get(pk=referral.pk).status == Referral.Status.PENDING
+    issue_rewards(referral_id=qualify(purchase_id=purchase.pk).pk)
+
+    assert Referral.objects.get(pk=referral.pk).status == Referral.Status.REWARDED
+    assert PointsAccount.objects.get(patient=friend).balance == 500 + 250
+    assert PointsAccount.objects.get(patient=ada).balance == 0
+    assert not Notification.objects.filter(patient=ada).exclude(title="(erased)").exists()
     assert check_ledger().is_consistent
