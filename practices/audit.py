@@ -32,6 +32,9 @@ How a service uses it (inside its own transaction, after the change, before retu
   instance has already changed it). Creation: `after=audit.snapshot(obj, FIELDS)`; deletion:
   `before=audit.snapshot(obj, FIELDS)`. Never put secrets there (passwords, API keys, codes).
 - `note` is free text for a reason ("phone lost, identity checked by call"), at most 500 characters.
+
+Entries are never edited, with one exception: closing a patient's account calls `erase_personal_data()`,
+which keeps each entry (who did what, when) but not the person's name, contact details or birthday.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ __all__ = [
     "action_label",
     "actor_label",
     "changes",
+    "erase_personal_data",
     "record",
     "require_actor",
     "snapshot",
@@ -230,3 +234,32 @@ def record(
         after=plain(dict(after or {})),
         note=(note or "").strip()[:500],
     )
+
+
+# Values of these fields are a person's details: erased from the trail when their account is closed.
+PERSONAL_FIELDS = frozenset(
+    {"first_name", "last_name", "full_name", "name", "email", "phone", "new_phone", "birthday", "external_id", "notes"}
+)
+ERASED = "(erased)"
+
+
+@transaction.atomic
+def erase_personal_data(*, target: models.Model, label: str, user: User | None = None) -> int:
+    """Erase a person's details from the trail when their account is closed: entries about `target` (say,
+    a Patient) keep `label` as its name and ERASED for the values of PERSONAL_FIELDS; entries `user` (their
+    account) made name them `label`. Who did what, and when, stays. Returns how many entries changed."""
+    changed = 0
+    about = AuditEvent.objects.select_for_update().filter(
+        target_type=target._meta.label_lower, target_id=str(target.pk)
+    )
+    for event in about:
+        event.target_label = label[:200]
+        for values in (event.before, event.after):
+            for name in values.keys() & PERSONAL_FIELDS:
+                if values[name] not in (None, ""):
+                    values[name] = ERASED
+        event.save(update_fields=["target_label", "before", "after"])
+        changed += 1
+    if user is not None and user.pk is not None:
+        changed += AuditEvent.objects.filter(actor_id=user.pk).update(actor_label=label[:200])
+    return changed

@@ -132,3 +132,34 @@ def test_an_api_key_is_not_made_without_an_actor(alpha):
         create_api_key(name="POS", actor=None)
 
     assert not ApiKey.objects.exists()
+
+
+# ---------------------------------------------------------------- a closed account
+
+
+def test_closing_an_account_erases_the_persons_details_but_keeps_what_happened(owner):
+    from tests.factories import PatientFactory
+
+    patient = PatientFactory(user__first_name="Jane", user__last_name="Doe", user__email="jane@example.test")
+    other = PatientFactory(user__first_name="Sam")
+    with transaction.atomic():
+        audit.record(
+            actor=owner,
+            action="patient.updated",
+            target=patient,
+            before={"email": "", "last_name": "Do", "status": "active"},
+            after={"email": "jane@example.test", "last_name": "Doe", "status": "active"},
+        )
+        audit.record(actor=patient.user, action="patient.phone_changed", target=patient, after={"phone": "+1202"})
+        audit.record(actor=owner, action="patient.updated", target=other, after={"first_name": "Sam"})
+
+    audit.erase_personal_data(target=patient, user=patient.user, label=f"Patient #{patient.pk} (closed account)")
+
+    edited, changed_phone = AuditEvent.objects.filter(target_id=str(patient.pk)).order_by("id")
+    assert edited.target_label == f"Patient #{patient.pk} (closed account)"
+    assert edited.before == {"email": "", "last_name": "(erased)", "status": "active"}
+    assert edited.after == {"email": "(erased)", "last_name": "(erased)", "status": "active"}
+    assert (edited.action, edited.actor) == ("patient.updated", owner)
+    assert changed_phone.after == {"phone": "(erased)"}
+    assert changed_phone.actor_label == f"Patient #{patient.pk} (closed account)"
+    assert AuditEvent.objects.get(target_id=str(other.pk)).after == {"first_name": "Sam"}
