@@ -49,11 +49,14 @@ def close_account(*, patient: Patient) -> Patient:
             kind=Activity.Kind.ACCOUNT_CLOSED,
             summary="Closed their account: personal data erased, points and vouchers gone",
         )
+        label = f"Patient #{patient.pk} (closed account)"
+        # The trail keeps what was done to the record and by whom, not the person's details.
+        audit.erase_personal_data(target=patient, user=patient.user, label=label)
         audit.record(
             actor=audit.System("The patient, from their own profile"),
             action="patient.closed",
             target=patient,
-            target_label=f"Patient #{patient.pk} (closed account)",
+            target_label=label,
         )
     return patient
 

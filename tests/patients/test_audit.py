@@ -60,3 +60,19 @@ def test_an_import_is_not_started_without_an_actor(alpha):
         start_import(upload=SimpleUploadedFile("list.csv", CSV, "text/csv"), actor=None)
 
     assert not PatientImport.objects.exists()
+
+
+def test_closing_an_account_erases_the_patients_details_from_the_trail(manager):
+    from patients.closing import close_account
+
+    started = start_import(upload=SimpleUploadedFile("list.csv", CSV, "text/csv"), actor=manager)
+    run_import(started.pk)
+    ada = Patient.objects.get(user__phone="+12025550143")
+
+    close_account(patient=ada)
+
+    imported = AuditEvent.objects.get(action="patient.imported", target_id=str(ada.pk))
+    assert imported.target_label == f"Patient #{ada.pk} (closed account)"
+    assert imported.after == {"first_name": "(erased)", "last_name": "(erased)", "birthday": "(erased)"}
+    assert imported.actor == manager and imported.note == "list.csv, row 2"
+    assert AuditEvent.objects.filter(action="patient.closed", target_id=str(ada.pk)).exists()
