@@ -17,7 +17,7 @@ from practices.forms import CsvUploadForm
 
 from .models import Campaign, CatalogItem, EarningAction, Tier
 from .services import LineIn
-from .staff_selectors import catalog_categories, staff_awardable_actions, staff_users
+from .staff_selectors import catalog_categories, catalog_items, staff_awardable_actions, staff_users
 
 MAX_PRICE_CENTS = 2_147_483_647  # the column is a PostgreSQL integer
 MAX_CHECKOUT_LINES = 50
@@ -453,32 +453,49 @@ class CheckoutForm(forms.Form):
         error_messages={"required": "Choose how the patient paid."},
     )
     token = forms.CharField(widget=forms.HiddenInput, validators=[desk_token])
+    text_receipt = forms.BooleanField(label="Text the receipt", required=False)
+    email_receipt = forms.BooleanField(label="Email the receipt", required=False)
+
+
+def item_label(item: CatalogItem) -> str:
+    """How the checkout names a catalog item: "Botox · Injectables · $120.00"."""
+    return f"{item.name} · {item.category} · {money(item.price_cents)}"
+
+
+# A typed item name matching more items than this lists the first ones and asks for more of the name.
+NAMES_IN_AMBIGUITY = 4
 
 
 class CheckoutLineForm(forms.Form):
+    """One line of the checkout. The item is found by typing (`item_search`): the suggestions fill in its id
+    (`item`), and without JavaScript the typed name itself is looked up when the form is sent."""
+
     item = forms.ModelChoiceField(
-        label="Item",
         required=False,
-        queryset=CatalogItem.objects.filter(is_active=True).order_by("category", "name"),
-        empty_label="— Catalog item, or type a name below —",
+        queryset=CatalogItem.objects.filter(is_active=True),
+        widget=forms.HiddenInput,
         error_messages={"invalid_choice": "This item is no longer in the catalog; choose another."},
     )
+    item_search = forms.CharField(
+        label="Item",
+        required=False,
+        max_length=200,
+        help_text="Type a few letters of the name or the category.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "class": "item-search"}),
+    )
     quantity = forms.IntegerField(label="Quantity", min_value=1, max_value=999, initial=1, required=False)
-    price = DollarsField(label="Unit price ($)", required=False, help_text="Empty: the item's price.")
+    price = DollarsField(label="Unit price", required=False, help_text="Empty: the item's price.")
     name = forms.CharField(label="Name (not in the catalog)", required=False, max_length=120)
     category = forms.CharField(label="Category", required=False, max_length=60)
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["item"].label_from_instance = lambda item: (
-            f"{item.name} · {item.category} · {money(item.price_cents)}"
-        )
-
     def clean(self):
         data = super().clean()
-        item, name = data.get("item"), (data.get("name") or "").strip()
         if self.errors:
             return data
+        item = self._chosen_item(data.get("item"), (data.get("item_search") or "").strip())
+        if self.errors:
+            return data
+        name = (data.get("name") or "").strip()
         if item is None and not name:
             if data.get("price") is not None or data.get("category"):
                 raise forms.ValidationError("Choose a catalog item or type a name for this line.")
@@ -488,6 +505,7 @@ class CheckoutLineForm(forms.Form):
             self.add_error("price", "Enter the price of an item that isn't in the catalog.")
             return data
         price = data["price"] if data.get("price") is not None else item.price_cents
+        data["item"] = item
         data["line"] = LineIn(
             quantity=data.get("quantity") or 1,
             unit_price_cents=price,
@@ -496,6 +514,32 @@ class CheckoutLineForm(forms.Form):
             category="" if item else (data.get("category") or "").strip(),
         )
         return data
+
+    def _chosen_item(self, item: CatalogItem | None, text: str) -> CatalogItem | None:
+        """The item picked from the suggestions, unless the text was changed since; else the one the text names."""
+        if item is not None and (not text or text.lower() in (item_label(item).lower(), item.name.lower())):
+            return item
+        if not text:
+            return None
+        # The whole name, or the whole label the suggestions show ("Botox · Injectables · $120.00").
+        same_name = CatalogItem.objects.filter(is_active=True, name__iexact=text.split(" · ")[0])
+        exact = [found for found in same_name if text.lower() in (found.name.lower(), item_label(found).lower())]
+        if len(exact) == 1:
+            return exact[0]
+        matches = list(catalog_items(query=text, status="active")[: NAMES_IN_AMBIGUITY + 1])
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            self.add_error(
+                "item_search",
+                f"No catalog item matches “{text}”. Check the spelling, or fill in “Not in the catalog” "
+                "with a name and a price.",
+            )
+        else:
+            names = ", ".join(item_label(found) for found in matches[:NAMES_IN_AMBIGUITY])
+            more = " and more" if len(matches) > NAMES_IN_AMBIGUITY else ""
+            self.add_error("item_search", f"“{text}” matches {names}{more}: type more of the name.")
+        return None
 
 
 class BaseLineFormSet(forms.BaseFormSet):
@@ -509,8 +553,9 @@ class BaseLineFormSet(forms.BaseFormSet):
         return [form.cleaned_data["line"] for form in self.forms if form.cleaned_data.get("line")]
 
 
+# One line to start; more on demand ("Add a line").
 CheckoutLineFormSet = forms.formset_factory(
-    CheckoutLineForm, formset=BaseLineFormSet, extra=3, max_num=MAX_CHECKOUT_LINES, validate_max=True
+    CheckoutLineForm, formset=BaseLineFormSet, extra=1, max_num=MAX_CHECKOUT_LINES, validate_max=True
 )
 
 

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -14,28 +15,31 @@ from django.views.decorators.http import require_POST
 from patients.models import Patient
 from patients.views_staff import search_patients
 from practices.errors import DomainError
-from practices.formatting import format_number
+from practices.formatting import format_number, format_phone
 from practices.models import StaffMember
 from practices.roles import staff_member_of, staff_required
 
-from . import staff_services
+from . import receipts, staff_services
 from .forms import (
     MAX_CHECKOUT_LINES,
     AdjustForm,
     AwardForm,
     BulkAwardForm,
     CheckoutForm,
+    CheckoutLineForm,
     CheckoutLineFormSet,
     RefundForm,
+    item_label,
     money,
     new_desk_token,
 )
-from .models import EarningAction, Purchase
+from .models import CatalogItem, EarningAction, Purchase
 from .selectors import patient_ledger, points_summary
-from .services import quote_purchase, record_purchase, refund_purchase
-from .staff_selectors import purchase_receipt
+from .services import quote_purchase, refund_purchase
+from .staff_selectors import catalog_items, purchase_receipt
 
 PATIENTS_PER_PAGE = 25
+ITEM_SUGGESTIONS = 8
 PANEL_ENTRIES = 10
 NAMES_IN_REPORT = 20
 LINES_PREFIX = "lines"
@@ -143,17 +147,18 @@ def _bulk_report(result: staff_services.BulkAwardResult) -> str:
 
 @staff_required
 def checkout(request):
+    """Find the patient (as you type), then their checkout: one line to start, more on demand, each item found
+    by typing, the points quoted as the lines change, one confirmation."""
     if request.method == "POST":
         return _checkout_submit(request)
     patient_id = request.GET.get("patient", "")
     if not patient_id.isdigit():
         query = request.GET.get("q", "").strip()
         page = Paginator(search_patients(query), PATIENTS_PER_PAGE).get_page(request.GET.get("page")) if query else None
-        return render(
-            request,
-            "loyalty/staff/checkout.html",
-            {"query": query, "page": page, "page_query": urlencode({"q": query})},
-        )
+        context = {"query": query, "page": page, "page_query": urlencode({"q": query})}
+        if request.headers.get("HX-Request"):  # typing in the search box: the results alone
+            return render(request, "loyalty/staff/_checkout_patients.html", context)
+        return render(request, "loyalty/staff/checkout.html", context)
     patient = get_object_or_404(Patient.objects.select_related("user"), pk=patient_id)
     form = CheckoutForm(initial={"patient": patient.pk, "token": new_desk_token(), "payment_method": "card"})
     lines = CheckoutLineFormSet(prefix=LINES_PREFIX)
@@ -164,39 +169,46 @@ def _bound_checkout(data) -> tuple[CheckoutForm, CheckoutLineFormSet]:
     return CheckoutForm(data), CheckoutLineFormSet(data, prefix=LINES_PREFIX)
 
 
+def _line_count(data) -> int:
+    total = data.get(f"{LINES_PREFIX}-TOTAL_FORMS", "0")
+    return int(total) if total.isdigit() else 0
+
+
 def _checkout_submit(request):
     data = request.POST.copy()
-    step = data.get("step", "review")
+    step = data.get("step", "confirm")
     if step == "add_line":
         # Without JavaScript, "Add a line" posts the form back with one more empty row.
-        total = data.get(f"{LINES_PREFIX}-TOTAL_FORMS", "0")
-        count = int(total) if total.isdigit() else 0
-        data[f"{LINES_PREFIX}-TOTAL_FORMS"] = str(min(count + 1, MAX_CHECKOUT_LINES))
+        data[f"{LINES_PREFIX}-TOTAL_FORMS"] = str(min(_line_count(data) + 1, MAX_CHECKOUT_LINES))
     form, lines = _bound_checkout(data)
     form_ok = form.is_valid()
     patient = form.cleaned_data.get("patient")
     if patient is None:
         messages.error(request, " ".join(form.errors.get("patient", ["Choose the patient again."])))
         return redirect("loyalty:checkout")
-    if step == "add_line" or not (form_ok and lines.is_valid()):
+    lines_ok = lines.is_valid()
+    if step != "confirm" or not (form_ok and lines_ok):
+        quote = _quote_for_display(patient, lines) if lines_ok else None
+        return _render_checkout(request, patient, form, lines, quote=quote)
+    try:
+        done = receipts.check_out(
+            patient=patient,
+            lines=lines.lines(),
+            token=form.cleaned_data["token"],
+            actor=request.user,
+            payment_method=form.cleaned_data["payment_method"],
+            text_receipt=form.cleaned_data["text_receipt"],
+            email_receipt=form.cleaned_data["email_receipt"],
+        )
+    except DomainError as error:
+        form.add_error(None, error.message)
         return _render_checkout(request, patient, form, lines)
-    if step == "confirm":
-        try:
-            purchase, _created = record_purchase(
-                patient=patient,
-                lines=lines.lines(),
-                source=Purchase.Source.DESK,
-                external_id=form.cleaned_data["token"],
-                actor=request.user,
-                payment_method=form.cleaned_data["payment_method"],
-            )
-        except DomainError as error:
-            form.add_error(None, error.message)
-            return _render_checkout(request, patient, form, lines)
-        # A double click returns the same purchase (the token is its external id): one purchase, one receipt.
-        return redirect("loyalty:purchase_detail", purchase_id=purchase.pk)
-    quote = _quote_for_display(patient, lines)
-    return _render_checkout(request, patient, form, lines, quote=quote)
+    sent = [f"texted to {format_phone(done.texted_to)}"] if done.texted_to else []
+    sent += [f"emailed to {done.emailed_to}"] if done.emailed_to else []
+    if sent:
+        messages.success(request, f"Purchase recorded. The receipt is {' and '.join(sent)}.")
+    # A double click returns the same purchase (the token is its external id): one purchase, one receipt.
+    return redirect("loyalty:purchase_detail", purchase_id=done.purchase.pk)
 
 
 @staff_required
@@ -208,6 +220,44 @@ def checkout_quote(request):
     if form.is_valid() and lines.is_valid():
         quote = _quote_for_display(form.cleaned_data["patient"], lines)
     return render(request, "loyalty/staff/_checkout_quote.html", {"quote": quote, "lines": lines})
+
+
+@staff_required
+def checkout_items(request):
+    """Suggestions for a line's item, as its name is typed (htmx): the first few active catalog items that match."""
+    index = request.GET.get("line", "")
+    if not index.isdigit() or int(index) >= MAX_CHECKOUT_LINES:
+        return HttpResponse(status=400)
+    query = request.GET.get(f"{LINES_PREFIX}-{index}-item_search", "").strip()[:200]
+    items = list(catalog_items(query=query, status="active")[:ITEM_SUGGESTIONS]) if query else []
+    return render(
+        request, "loyalty/staff/_item_suggestions.html", {"items": items, "query": query, "index": int(index)}
+    )
+
+
+@staff_required
+def checkout_line(request):
+    """One checkout line (htmx): line `line` with the item chosen from the suggestions, or, for "Add a line", a
+    new empty one after the page's `lines-TOTAL_FORMS` (whose count goes up with it). The quote follows."""
+    item = None
+    if (item_id := request.GET.get("item", "")).isdigit():
+        item = CatalogItem.objects.filter(is_active=True, pk=item_id).first()
+    index = request.GET.get("line", "") if item else request.GET.get(f"{LINES_PREFIX}-TOTAL_FORMS", "")
+    if not index.isdigit() or int(index) >= MAX_CHECKOUT_LINES:
+        return HttpResponse(status=400)
+    index = int(index)
+    initial = {"item": item.pk, "item_search": item_label(item), "quantity": 1} if item else {}
+    context = {
+        "line": CheckoutLineForm(prefix=f"{LINES_PREFIX}-{index}", initial=initial),
+        "index": index,
+        "number": index + 1,
+        "added": item is None,
+        "focus": item is not None,
+        "oob_count": item is None,
+    }
+    response = render(request, "loyalty/staff/_checkout_line.html", context)
+    response["HX-Trigger"] = "checkout-changed"
+    return response
 
 
 def _quote_for_display(patient: Patient, lines: CheckoutLineFormSet) -> dict:
@@ -246,6 +296,8 @@ def _render_checkout(request, patient: Patient, form, lines, quote: dict | None 
             "lines": lines,
             "quote": quote,
             "can_add_line": lines.total_form_count() < MAX_CHECKOUT_LINES,
+            "can_text_receipt": receipts.can_text_receipt(patient),
+            "can_email_receipt": receipts.can_email_receipt(patient),
         },
     )
 
@@ -261,6 +313,13 @@ def _purchase(purchase_id: int) -> Purchase:
 def purchase_detail(request, purchase_id: int):
     purchase = _purchase(purchase_id)
     return _render_receipt(request, purchase)
+
+
+@staff_required
+def purchase_print(request, purchase_id: int):
+    """The receipt to print and hand over: the practice, the items, the total, the points and the balance."""
+    purchase = _purchase(purchase_id)
+    return render(request, "loyalty/staff/receipt_print.html", receipts.receipt_context(purchase))
 
 
 def _render_receipt(request, purchase: Purchase, refund_form: RefundForm | None = None):

@@ -4,7 +4,6 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from loyalty.forms import money
 from loyalty.models import CatalogItem
 from patients import sms
 from patients.phones import normalize_phone
@@ -50,20 +49,24 @@ def staff_sign_in(page: Page, member: StaffMember, *, next_page: str = "/staff/c
 
 
 def check_out(page: Page, *, search: str, patient_name: str, item: CatalogItem) -> int:
-    """One catalog item for the patient at the desk: find them, add the item, see the points, confirm.
+    """One catalog item for the patient at the desk: find them as their name is typed, type the item and pick it
+    from the suggestions, see the points, confirm once.
 
     Returns the points the receipt says were earned."""
-    if not page.url.endswith("/staff/checkout/"):
+    if "/staff/checkout/" not in page.url:
         page.goto("/staff/checkout/")
-    page.get_by_label("Find the patient").fill(search)
-    page.get_by_role("button", name="Search").click()
-    page.get_by_role("link", name=patient_name).click()
+    page.wait_for_load_state()  # htmx (a deferred script) listens once the page has loaded
+    if "patient=" not in page.url:
+        page.get_by_label("Find the patient").fill(search)
+        page.locator("#patient-results").get_by_role("link", name=patient_name).click()
     expect(page.get_by_role("heading", name=patient_name)).to_be_visible()
 
-    # Choosing the item asks for the points quote (htmx), which brings the confirm button.
+    # Typing a few letters suggests catalog items (htmx); picking one fills the line and asks for the points quote.
     line = page.get_by_role("group", name="Line 1")
-    line.get_by_label("Item", exact=True).select_option(
-        label=f"{item.name} · {item.category} · {money(item.price_cents)}"
+    line.get_by_label("Item", exact=True).fill(item.name[:3])
+    line.get_by_role("button", name=re.compile(rf"^{re.escape(item.name)}\b")).click()
+    expect(page.get_by_role("group", name="Line 1").get_by_label("Item", exact=True)).to_have_value(
+        re.compile(rf"^{re.escape(item.name)} · ")
     )
     quote = page.locator("[data-quote-points]")
     expect(quote).to_be_visible()

@@ -36,7 +36,7 @@ def botox(alpha):
     return CatalogItemFactory(name="Botox", category="Injectables", price_cents=12_000)
 
 
-def checkout_data(patient, lines: list[dict], step: str = "review", token: str | None = None) -> dict:
+def checkout_data(patient, lines: list[dict], step: str = "refresh", token: str | None = None, **extra) -> dict:
     data = {
         "patient": patient.pk,
         "token": token or new_desk_token(),
@@ -46,6 +46,7 @@ def checkout_data(patient, lines: list[dict], step: str = "review", token: str |
         "lines-INITIAL_FORMS": 0,
         "lines-MIN_NUM_FORMS": 0,
         "lines-MAX_NUM_FORMS": 50,
+        **extra,
     }
     for index, line in enumerate(lines):
         data.update({f"lines-{index}-{key}": value for key, value in line.items()})
@@ -72,13 +73,15 @@ def test_coming_from_the_patient_page_starts_with_that_patient_and_a_fresh_token
     assert f"/staff/checkout/?patient={patient.pk}" in patient_page
     assert "Ada Lovelace" in page
     assert re.search(r'name="token" value="desk-[0-9a-f-]{36}"', page)
-    assert "Confirm purchase" not in page  # only once the quote has been shown
+    # One line to start, and one button to confirm: no review step.
+    assert 'name="lines-TOTAL_FORMS" value="1"' in page and "Line 1" in page and "Line 2" not in page
+    assert "Confirm purchase" in page and "Review points" not in page
 
 
 # ---------------------------------------------------------------- the quote before confirming
 
 
-def test_review_shows_the_points_before_anything_is_recorded(desk, alpha_client, patient, botox):
+def test_the_page_shows_the_points_before_anything_is_recorded(desk, alpha_client, patient, botox):
     page = alpha_client.post(
         "/staff/checkout/", checkout_data(patient, [{"item": botox.pk, "quantity": 2}])
     ).content.decode()
