@@ -8,6 +8,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import Throttled
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -101,8 +103,18 @@ class MePhoneConfirm(APIView):
         return Response(MeSerializer(patient).data)
 
 
+class ErrorsInJson(DefaultContentNegotiation):
+    """The zip is the answer whatever `Accept` says (`application/zip` included, which no renderer offers);
+    an error is JSON, in the one error shape, rather than a 406."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class MeData(APIView):
     permission_classes = [IsPatient]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = ErrorsInJson
 
     @extend_schema(
         tags=[TAG],

@@ -214,3 +214,16 @@ def test_a_friend_referred_before_the_closing_still_gets_their_reward_and_the_cl
     assert PointsAccount.objects.get(patient=ada).balance == 0
     assert not Notification.objects.filter(patient=ada).exclude(title="(erased)").exists()
     assert check_ledger().is_consistent
+
+
+@pytest.mark.parametrize("accept", ["application/zip", "*/*", "application/json"])
+def test_the_app_may_ask_for_the_zip_by_its_type(ada, alpha_client, accept):
+    response = alpha_client.get("/api/v1/me/data", HTTP_X_SESSION_TOKEN=patient_token(ada.user), HTTP_ACCEPT=accept)
+
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+
+
+def test_a_download_without_a_token_is_a_json_401_whatever_it_accepts(alpha_client):
+    response = alpha_client.get("/api/v1/me/data", HTTP_ACCEPT="application/zip")
+
+    assert response.status_code == 401 and response.json()["error"]["code"] == "not_authenticated"
