@@ -196,3 +196,29 @@ class RewardSettingsForm(forms.Form):
     refund_expired_vouchers = forms.BooleanField(
         required=False, label="Give the points back when a voucher expires unused"
     )
+
+
+class VoucherFilterForm(forms.Form):
+    """The voucher desk's list: which vouchers, of which reward, issued when (in the practice's time zone)."""
+
+    STATUSES = [
+        ("outstanding", "Ready to use"),
+        ("used", "Used"),
+        ("expired", "Expired"),
+        ("cancelled", "Cancelled"),
+        ("all", "Any status"),
+    ]
+
+    status = forms.ChoiceField(label="Status", required=False, choices=STATUSES)
+    reward = forms.ModelChoiceField(
+        label="Reward", required=False, queryset=Reward.objects.order_by("name"), empty_label="Any reward"
+    )
+    since = forms.DateField(label="Issued from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="Issued until", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        data["status"] = data.get("status") or "outstanding"
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", "The end date must be on or after the start date.")
+        return data

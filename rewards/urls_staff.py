@@ -13,6 +13,7 @@ urlpatterns = [
     path("staff/rewards/<int:reward_id>/delete/", views_staff.reward_delete, name="reward_delete"),
     path("staff/rewards/settings/", views_staff.reward_settings_page, name="reward_settings"),
     path("staff/vouchers/", views_staff.voucher_redeem, name="voucher_redeem"),
+    path("staff/vouchers/list/", views_staff.voucher_list, name="voucher_list"),
     path("staff/vouchers/<int:redemption_id>/cancel/", views_staff.voucher_cancel, name="voucher_cancel"),
     path("staff/patients/<int:patient_id>/redeem/", views_staff.patient_redeem, name="patient_redeem"),
 ]

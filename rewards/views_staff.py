@@ -4,11 +4,12 @@ vouchers are checked and marked used (front desk and above), and redeeming a rew
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db import connection
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,10 +20,11 @@ from patients.models import Patient
 from practices.errors import DomainError
 from practices.formatting import format_number
 from practices.models import StaffMember
+from practices.page_helpers import query_string
 from practices.roles import staff_member_of, staff_required
 
 from . import staff_selectors, staff_services
-from .forms import MoveForm, RedeemForm, RewardForm, RewardSettingsForm, VoucherCodeForm
+from .forms import MoveForm, RedeemForm, RewardForm, RewardSettingsForm, VoucherCodeForm, VoucherFilterForm
 from .models import Redemption, Reward
 from .selectors import patient_vouchers, redeemed_with_form
 from .services import find_voucher, redeem_reward, reward_settings
@@ -310,3 +312,34 @@ def reward_settings_page(request):
         messages.success(request, "Voucher settings saved.")
         return redirect("rewards:reward_settings")
     return render(request, "rewards/staff/reward_settings.html", {"form": form})
+
+
+VOUCHERS_PER_PAGE = 50
+
+
+@staff_required
+def voucher_list(request):
+    """The vouchers not used yet (by default) or any others, filtered by reward and date of issue, newest first."""
+    form = VoucherFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {"status": "outstanding"}
+    with _practice_time():
+        zone = timezone.get_current_timezone()
+        since, until = filters.get("since"), filters.get("until")
+        vouchers = staff_selectors.desk_vouchers(
+            status=filters["status"],
+            reward=filters.get("reward"),
+            since=datetime.combine(since, time.min, tzinfo=zone) if since else None,
+            until=datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone) if until else None,
+        )
+    page = Paginator(vouchers, VOUCHERS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "rewards/staff/voucher_list.html",
+        {
+            "form": form,
+            "page": page,
+            "status": filters["status"],
+            "page_query": query_string(request, page=None),
+            "now": timezone.now(),
+        },
+    )
