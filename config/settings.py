@@ -361,6 +361,7 @@ PRACTICE_DAILY_JOBS = [
     "practices.jobs.clear_expired_sessions",
     "practices.jobs.delete_old_private_files",
     "patients.jobs.remove_stale_signups",
+    "patients.jobs.remove_expired_phone_changes",
     "loyalty.jobs.run_daily_jobs",
     "rewards.jobs.run_daily_jobs",
     "analytics.jobs.run_daily_jobs",

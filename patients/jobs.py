@@ -16,3 +16,13 @@ def remove_stale_signups(now: datetime | None = None) -> int:
     if removed:
         logger.info("Removed %s unconfirmed sign-ups in %s", removed, connection.schema_name)
     return removed
+
+
+def remove_expired_phone_changes(now: datetime | None = None) -> int:
+    """Remove new numbers whose code was never entered (patients.phone_change); returns how many."""
+    from .phone_change import remove_expired_phone_changes as remove
+
+    removed = remove(now=now)
+    if removed:
+        logger.info("Removed %s unconfirmed number changes in %s", removed, connection.schema_name)
+    return removed

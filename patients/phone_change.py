@@ -13,12 +13,15 @@ person entering the code may not be the one who asked. Codes to a number are lim
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from allauth.account import app_settings as allauth_settings
 from allauth.account.adapter import get_adapter
 from allauth.account.internal.flows.code_verification import AbstractCodeVerificationProcess
 from allauth.core import ratelimit
 from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from accounts.models import User
@@ -200,6 +203,13 @@ def _apply(*, change: PhoneChange, actor: User | None) -> str:
             patient=patient,
         )
     return "done"
+
+
+def remove_expired_phone_changes(*, now: datetime | None = None) -> int:
+    """Drop number changes whose code was never entered (a number and a code kept for nothing); returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=allauth_settings.PHONE_VERIFICATION_TIMEOUT)
+    removed, _ = PhoneChange.objects.filter(created_at__lt=cutoff).delete()
+    return removed
 
 
 def _label(patient: Patient) -> str:

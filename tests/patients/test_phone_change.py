@@ -233,3 +233,16 @@ def test_the_app_is_told_when_the_number_is_taken(ada, alpha_client):
     response = alpha_client.post("/api/v1/me/phone", {"phone": NEW}, content_type="application/json", **token)
 
     assert (response.status_code, response.json()["error"]["code"]) == (409, "phone_taken")
+
+
+def test_a_number_change_never_confirmed_is_removed_by_the_daily_job(ada, settings):
+    from patients.jobs import remove_expired_phone_changes
+
+    start_phone_change(patient=ada, phone=NEW, request=request())
+    assert remove_expired_phone_changes() == 0  # still waiting for its code
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=11)):
+        assert remove_expired_phone_changes() == 1
+
+    assert not PhoneChange.objects.exists()
+    assert "patients.jobs.remove_expired_phone_changes" in settings.PRACTICE_DAILY_JOBS
