@@ -9,9 +9,9 @@ class AnalyticsConfig(AppConfig):
         from practices.views import register_staff_home
 
         from .demo import build_rollups, seed_voucher_use
-        from .views import dashboard
+        from .views import staff_home
 
-        register_staff_home(dashboard)
+        register_staff_home(staff_home)
         # Last of the demo steps (analytics is installed last): the year of history is written by then.
         register_demo_step(seed_voucher_use)
         register_demo_step(build_rollups)

@@ -8,6 +8,7 @@ app_name = "analytics"
 
 urlpatterns = [
     path("staff/analytics/", views.dashboard, name="dashboard"),
+    path("staff/desk/", views.desk, name="desk"),
     path("staff/analytics/live/", views.live, name="live"),
     path("staff/analytics/export/<slug:table>.csv", views.export, name="export"),
     path("staff/analytics/at-risk/", views.at_risk, name="at_risk"),

@@ -19,6 +19,7 @@ from django.utils import timezone
 from practices.models import StaffMember
 from practices.roles import staff_required
 
+from . import desk as desk_reads
 from . import exports, rollups, selectors
 from .forms import PeriodForm
 from .periods import PRESETS
@@ -92,6 +93,36 @@ def dashboard(request):
     form = _period_form(request)
     context = _figures_context(request, form)
     return render(request, "analytics/dashboard.html", context)
+
+
+@staff_required
+def staff_home(request):
+    """`/staff/`: the front desk's page for the front desk, the dashboard for managers and owners."""
+    if request.staff_member.has_role(StaffMember.Role.MANAGER):
+        return dashboard(request)
+    return desk(request)
+
+
+@staff_required
+def desk(request):
+    """The front desk's page: find a patient as the name or number is typed (htmx asks for the results alone,
+    a plain form without JavaScript), check out or use a voucher, today's new members and birthdays, and the
+    vouchers not used yet."""
+    query = request.GET.get("q", "").strip()[:100]
+    now = timezone.now()
+    found, found_count = desk_reads.find_patients(query, now=now) if query else ([], 0)
+    context = {"query": query, "found": found, "found_count": found_count}
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "desk-results":
+        return render(request, "analytics/_desk_results.html", context)
+    zone = ZoneInfo(request.tenant.time_zone)
+    today = now.astimezone(zone).date()
+    context.update(
+        today=today,
+        new_members=desk_reads.new_members(day=today, zone=zone),
+        birthdays=desk_reads.birthdays(day=today),
+        vouchers=desk_reads.ready_vouchers(now=now),
+    )
+    return render(request, "analytics/desk.html", context)
 
 
 @staff_required

@@ -81,4 +81,5 @@ def test_navigation_shows_sections_the_role_allows(alpha, alpha_client):
     member = StaffMemberFactory(role=StaffMember.Role.FRONT_DESK)
     sign_in(alpha_client, member.user.email, STAFF_PASSWORD)
     page = alpha_client.get("/staff/").content.decode()
-    assert 'href="/staff/" aria-current="page">Dashboard' in page
+    assert 'href="/staff/" aria-current="page">Desk' in page  # the front desk's home is the desk, not analytics
+    assert ">Dashboard<" not in page and ">Program<" not in page and ">Settings<" not in page
