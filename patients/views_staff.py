@@ -134,8 +134,6 @@ class ImportForm(CsvUploadForm):
 def patient_list(request):
     query = request.GET.get("q", "").strip()
     page = _page(request, search_patients(query), PATIENTS_PER_PAGE)
-    for patient in page:
-        patient.phone_display = display_phone(patient.phone)
     # Tells "no patients yet" (invite or import some) from "nothing matches the search".
     has_patients = bool(page.object_list) or Patient.objects.exists()
     return render(
