@@ -19,8 +19,8 @@ from practices.selectors import current_practice
 from . import staff_selectors, tv, views_staff
 from .views_staff import TV_REFRESH_SECONDS
 
-# A screen across the room shows this many people per table at most (the type is large).
-TV_ROWS = 10
+# A screen across the room shows this many people per table at most (the type is large: it fits 1080 px).
+TV_ROWS = 8
 
 
 def _no_trace(response: HttpResponse) -> HttpResponse:
