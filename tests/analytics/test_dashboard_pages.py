@@ -62,7 +62,8 @@ def test_the_staff_home_is_the_dashboard(alpha, alpha_client, history):
 def test_the_front_desk_sees_no_liability_revenue_or_spend(alpha, alpha_client, history):
     sign_in_staff(alpha_client, Role.FRONT_DESK)
     with travel(READ_AT):
-        response = alpha_client.get("/staff/analytics/", MARCH_QUERY)  # their home is the desk (tests/analytics/test_desk.py)
+        # Their home is the desk (tests/analytics/test_desk.py).
+        response = alpha_client.get("/staff/analytics/", MARCH_QUERY)
     html = response.content.decode()
 
     assert "liability" not in response.context and "revenue" not in response.context

@@ -39,8 +39,8 @@ from practices import audit
 from practices.api_keys import create_api_key
 from practices.models import Practice, StaffInvite, StaffMember
 from referrals.codes import code_for_patient
-from referrals.tv import replace_tv_link
 from referrals.models import Milestone, Partner
+from referrals.tv import replace_tv_link
 from rewards.models import Reward
 from rewards.services import grant_voucher
 from tests.conftest import host_of
