@@ -86,7 +86,7 @@ def trail(
     zone = ZoneInfo(time_zone)
     if since:
         events = events.filter(created_at__gte=datetime.datetime.combine(since, datetime.time.min, tzinfo=zone))
-    if until:
+    if until and until < datetime.date.max:  # the calendar's last day bounds nothing (and has no next day)
         next_day = until + datetime.timedelta(days=1)
         events = events.filter(created_at__lt=datetime.datetime.combine(next_day, datetime.time.min, tzinfo=zone))
     return events.order_by("-created_at", "-id")

@@ -194,3 +194,10 @@ def test_the_page_makes_the_same_queries_however_many_changes(owner, alpha_clien
     add_changes(20)
 
     assert queries() == few
+
+
+def test_a_date_at_the_end_of_the_calendar_is_a_filter_not_an_error(history, alpha_client):
+    response = alpha_client.get(URL, {"until": "9999-12-31"})
+
+    assert response.status_code == 200
+    assert "Botox" in response.content.decode()
