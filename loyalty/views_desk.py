@@ -151,8 +151,8 @@ def checkout(request):
     by typing, the points quoted as the lines change, one confirmation."""
     if request.method == "POST":
         return _checkout_submit(request)
-    patient_id = request.GET.get("patient", "")
-    if not patient_id.isdigit():
+    patient_id = _number(request.GET.get("patient", ""))
+    if patient_id is None:
         query = request.GET.get("q", "").strip()
         page = Paginator(search_patients(query), PATIENTS_PER_PAGE).get_page(request.GET.get("page")) if query else None
         context = {"query": query, "page": page, "page_query": urlencode({"q": query})}
@@ -169,9 +169,13 @@ def _bound_checkout(data) -> tuple[CheckoutForm, CheckoutLineFormSet]:
     return CheckoutForm(data), CheckoutLineFormSet(data, prefix=LINES_PREFIX)
 
 
+def _number(text: str) -> int | None:
+    """A whole number written in plain digits, or None ("²" is a digit to str.isdigit(), but not to int())."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def _line_count(data) -> int:
-    total = data.get(f"{LINES_PREFIX}-TOTAL_FORMS", "0")
-    return int(total) if total.isdigit() else 0
+    return _number(data.get(f"{LINES_PREFIX}-TOTAL_FORMS", "0")) or 0
 
 
 def _checkout_submit(request):
@@ -225,14 +229,12 @@ def checkout_quote(request):
 @staff_required
 def checkout_items(request):
     """Suggestions for a line's item, as its name is typed (htmx): the first few active catalog items that match."""
-    index = request.GET.get("line", "")
-    if not index.isdigit() or int(index) >= MAX_CHECKOUT_LINES:
+    index = _number(request.GET.get("line", ""))
+    if index is None or index >= MAX_CHECKOUT_LINES:
         return HttpResponse(status=400)
     query = request.GET.get(f"{LINES_PREFIX}-{index}-item_search", "").strip()[:200]
     items = list(catalog_items(query=query, status="active")[:ITEM_SUGGESTIONS]) if query else []
-    return render(
-        request, "loyalty/staff/_item_suggestions.html", {"items": items, "query": query, "index": int(index)}
-    )
+    return render(request, "loyalty/staff/_item_suggestions.html", {"items": items, "query": query, "index": index})
 
 
 @staff_required
@@ -240,12 +242,11 @@ def checkout_line(request):
     """One checkout line (htmx): line `line` with the item chosen from the suggestions, or, for "Add a line", a
     new empty one after the page's `lines-TOTAL_FORMS` (whose count goes up with it). The quote follows."""
     item = None
-    if (item_id := request.GET.get("item", "")).isdigit():
+    if (item_id := _number(request.GET.get("item", ""))) is not None:
         item = CatalogItem.objects.filter(is_active=True, pk=item_id).first()
-    index = request.GET.get("line", "") if item else request.GET.get(f"{LINES_PREFIX}-TOTAL_FORMS", "")
-    if not index.isdigit() or int(index) >= MAX_CHECKOUT_LINES:
+    index = _number(request.GET.get("line", "") if item else request.GET.get(f"{LINES_PREFIX}-TOTAL_FORMS", ""))
+    if index is None or index >= MAX_CHECKOUT_LINES:
         return HttpResponse(status=400)
-    index = int(index)
     initial = {"item": item.pk, "item_search": item_label(item), "quantity": 1} if item else {}
     context = {
         "line": CheckoutLineForm(prefix=f"{LINES_PREFIX}-{index}", initial=initial),

@@ -83,10 +83,25 @@ def test_adding_a_line_brings_one_empty_line_and_counts_it(desk, alpha_client):
     )
 
 
-@pytest.mark.parametrize("query", [{"line": "x"}, {"line": "50"}, {}, {"lines-TOTAL_FORMS": "-1"}])
+@pytest.mark.parametrize(
+    "query",
+    # "²" is a digit to str.isdigit() but no number to int().
+    [{"line": "x"}, {"line": "50"}, {}, {"lines-TOTAL_FORMS": "-1"}, {"line": "²"}, {"lines-TOTAL_FORMS": "²"}],
+)
 def test_odd_line_numbers_are_refused_politely(desk, alpha_client, query):
     assert alpha_client.get("/staff/checkout/line/", query).status_code == 400
     assert alpha_client.get("/staff/checkout/items/", query).status_code == 400
+
+
+def test_odd_patient_and_item_numbers_are_not_errors(desk, alpha_client, patient, botox):
+    page = alpha_client.get("/staff/checkout/", {"patient": "²"})
+    assert page.status_code == 200 and "Find the patient" in page.content.decode()
+    for item in ("²", "9" * 30):
+        line = alpha_client.get("/staff/checkout/line/", {"item": item, "lines-TOTAL_FORMS": "1"})
+        assert line.status_code == 200 and 'id="line-1"' in line.content.decode()
+    data = checkout_data(patient, [{"item": botox.pk}], step="add_line")
+    data["lines-TOTAL_FORMS"] = "²"
+    assert alpha_client.post("/staff/checkout/", data).status_code == 200
 
 
 # ---------------------------------------------------------------- the typed name, without JavaScript
