@@ -19,13 +19,14 @@ from allauth.account import app_settings as allauth_settings
 from allauth.account.adapter import get_adapter
 from allauth.account.internal.flows.code_verification import AbstractCodeVerificationProcess
 from allauth.core import ratelimit
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from accounts.models import User
 from practices import audit
+from practices.selectors import current_practice
 
 from .errors import PatientError, PhoneTaken
 from .messaging import queue_sms
@@ -194,10 +195,9 @@ def _apply(*, change: PhoneChange, actor: User | None) -> str:
             after={"phone": new},
         )
     if old:
-        name = getattr(connection.tenant, "name", "Your practice")
         queue_sms(
             to=old,
-            body=f"{name}: your rewards account now uses another mobile number. "
+            body=f"{current_practice().sms_name}: your rewards account now uses another mobile number. "
             "If you didn't ask for this, please call us.",
             purpose=Message.Purpose.TRANSACTIONAL,
             patient=patient,

@@ -85,6 +85,17 @@ def test_the_number_changes_only_with_the_code_texted_to_it(ada):
     assert Message.objects.filter(to=OLD, body__contains="now uses another mobile number").exists()
 
 
+def test_the_old_number_is_told_under_the_practices_sms_name(alpha, ada):
+    alpha.sms_sender_name = "AlphaClinic"
+    alpha.save(update_fields=["sms_sender_name"])
+    start_phone_change(patient=ada, phone=NEW, request=request())
+
+    confirm_phone_change(patient=ada, code=code_texted_to(NEW))
+
+    told = Message.objects.get(to=OLD)
+    assert told.body.startswith("AlphaClinic: your rewards account now uses another mobile number.")
+
+
 def test_a_number_another_patient_has_is_refused(ada):
     PatientFactory(user__phone=NEW)
 
