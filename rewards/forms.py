@@ -216,9 +216,16 @@ class VoucherFilterForm(forms.Form):
     since = forms.DateField(label="Issued from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label="Issued until", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
+    # Vouchers are issued within these years; a date far outside them is a typing mistake (and the day after
+    # 9999-12-31, the end of the range, does not exist).
+    YEARS = (2000, 2100)
+
     def clean(self):
         data = super().clean()
         data["status"] = data.get("status") or "outstanding"
+        for name in ("since", "until"):
+            if data.get(name) and not self.YEARS[0] <= data[name].year <= self.YEARS[1]:
+                self.add_error(name, f"Enter a date between {self.YEARS[0]} and {self.YEARS[1]}.")
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             self.add_error("until", "The end date must be on or after the start date.")
         return data

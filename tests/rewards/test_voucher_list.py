@@ -96,6 +96,17 @@ def test_wrong_filters_say_what_to_fix_and_show_the_vouchers_ready_to_use(desk, 
     assert codes(page) == [ready.voucher_code]
 
 
+@pytest.mark.parametrize("field", ["since", "until"])
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_dates_out_of_any_range_say_what_to_fix(desk, alpha_client, facial, field, day):
+    ready = voucher(facial)
+
+    page = listed(alpha_client, **{field: day})
+
+    assert "Enter a date between 2000 and 2100." in page
+    assert codes(page) == [ready.voucher_code]
+
+
 def test_the_list_comes_in_pages_of_fifty(desk, alpha_client, facial):
     for number in range(51):
         voucher(facial, name=f"Pat{number:02d} Smith")
