@@ -67,13 +67,13 @@ BUILD = [
         FROM generate_series(1, %(patients)s) n;
 
         INSERT INTO patients_patient (user_id, status, source, signup_code, sms_consent, sms_consent_text,
-                                      notify_by_sms, notify_by_push, external_id, created_at, joined_at)
+                                      notify_by_sms, notify_by_push, external_id, notes, created_at, joined_at)
         SELECT u.id,
                CASE WHEN u.n > %(patients)s - %(referrals)s THEN 'active'
                     WHEN u.n %% 50 = 0 THEN 'pending' WHEN u.n %% 33 = 0 THEN 'archived' ELSE 'active' END,
                CASE WHEN u.n > %(patients)s - %(referrals)s THEN 'referral'
                     ELSE (ARRAY['qr', 'invite_code', 'desk', 'import'])[1 + u.n %% 4] END,
-               '', false, '', true, true, '', u.joined, CASE WHEN u.n %% 50 = 0
+               '', false, '', true, true, '', '', u.joined, CASE WHEN u.n %% 50 = 0
                     AND u.n <= %(patients)s - %(referrals)s THEN NULL ELSE u.joined END
         FROM (SELECT id, row_number() OVER (ORDER BY id) AS n,
                      %(now)s - (power(random(), 0.8) * %(days)s) * interval '1 day' AS joined
@@ -109,8 +109,8 @@ BUILD = [
             ELSE b.joined_at + g.r2 * (%(now)s - b.joined_at) END AS at, g.total AS total) t;
 
         INSERT INTO loyalty_refund (purchase_id, amount_cents, points, points_taken, shortfall_points, reason,
-                                    created_at)
-        SELECT id, total_cents, points, points, 0, 'bench',
+                                    is_whole, created_at)
+        SELECT id, total_cents, points, points, 0, 'bench', true,
                least(%(now)s, purchased_at + (1 + random() * 9) * interval '1 day')
         FROM loyalty_purchase ORDER BY random() LIMIT %(refunds)s;
 
@@ -133,14 +133,14 @@ BUILD = [
                 %(now)s);
 
         INSERT INTO rewards_redemption (reward_id, patient_id, points_cost, voucher_code, status, expires_at,
-                                        used_at, used_via, cancelled_at, points_returned, created_at)
+                                        used_at, used_via, cancelled_at, points_returned, form_token, created_at)
         SELECT r.id, b.id, CASE WHEN r.is_gift THEN 0 ELSE r.points_cost END,
                'BV' || lpad(to_hex(g.i), 8, '0'), s.status, g.at + interval '90 days',
                CASE WHEN s.status = 'used' THEN g.at + random() * interval '30 days' END,
                CASE WHEN s.status = 'used' THEN 'desk' ELSE '' END,
                CASE WHEN s.status = 'cancelled' THEN g.at + interval '2 days' END,
                CASE WHEN s.status IN ('cancelled', 'expired') AND NOT r.is_gift THEN r.points_cost ELSE 0 END,
-               g.at
+               '', g.at
         FROM (SELECT i, 1 + floor(random() * %(patients)s)::int AS n, random() AS pick, random() AS st,
                      %(now)s - random() * %(days)s * interval '1 day' AS at
               FROM generate_series(1, %(redemptions)s) i) g
@@ -424,9 +424,10 @@ def main() -> int:
         practice = create_practice(
             name="Bench dashboard", slug=slug, owner_email=f"owner@{slug}.test", owner_password=OWNER_PASSWORD
         ).practice
-        print(f"practice {slug}: building the history")
-        build(practice, timezone.now())
     try:
+        if not args.slug:
+            print(f"practice {practice.slug}: building the history")
+            build(practice, timezone.now())
         return measure(practice, args.runs)
     finally:
         if not args.keep and not args.slug:
