@@ -277,7 +277,11 @@ def member_reactivate(request, member_id: int):
     """POST lets a deactivated member sign in again (the member page has the button); GET goes to that page."""
     member = _member(member_id)
     if request.method == "POST":
-        team.reactivate_member(actor=request.user, member=member)
+        try:
+            team.reactivate_member(actor=request.user, member=member)
+        except TeamError as error:
+            messages.error(request, error.message)
+            return redirect("practices:team_member", member_id=member.pk)
         messages.success(
             request, f"{_name(member)} can sign in again, as {member.get_role_display().lower()}, with their password."
         )

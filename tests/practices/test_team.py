@@ -348,6 +348,21 @@ def test_a_reactivated_member_signs_in_again_with_their_role(alpha, owner_client
     assert client.get(reverse("rewards:staff_reward_list")).status_code == 200
 
 
+def test_a_reactivation_refused_at_the_last_moment_is_a_message_not_an_error(alpha, owner_client, monkeypatch):
+    """The acting owner may lose the role between the page's check and the service's lock."""
+    desk = StaffMemberFactory(role=Role.MANAGER)
+    owner_client.post(f"/staff/team/members/{desk.pk}/deactivate/")
+
+    def refused(**kwargs):
+        raise TeamError("Only an owner can change the team.")
+
+    monkeypatch.setattr(team, "reactivate_member", refused)
+    response = owner_client.post(f"/staff/team/members/{desk.pk}/reactivate/", follow=True)
+
+    assert response.status_code == 200
+    assert "Only an owner can change the team." in response.content.decode()
+
+
 def _only_owner(owner_client) -> StaffMember:
     """Leave the signed-in owner as the practice's only active owner."""
     for other in StaffMember.objects.filter(role=Role.OWNER, is_active=True).exclude(pk=owner_client.owner.pk):
