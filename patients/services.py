@@ -330,11 +330,12 @@ def remove_stale_signups(*, now: datetime | None = None) -> int:
 # ---------------------------------------------------------------- email address
 
 
-def request_email_change(*, request, patient: Patient, email: str):
+def request_email_change(*, request, patient: Patient, email: str, on_timeline: bool = True):
     """The patient wants to use `email`: a confirmation link is sent to it, and the address in use changes
     only once the link is opened (allauth's change-email flow; until then the address is not a sign-in
-    method nor used for anything). An empty email removes the address at once. Returns the address waiting
-    for confirmation, if one was added. `request` is allauth's: the link is built from it."""
+    method nor used for anything). An empty email removes the address at once (a timeline line says so,
+    unless the caller writes its own: `on_timeline=False`). Returns the address waiting for confirmation,
+    if one was added. `request` is allauth's: the link is built from it."""
     from allauth.account.models import EmailAddress
 
     email = (email or "").strip().lower()
@@ -346,12 +347,13 @@ def request_email_change(*, request, patient: Patient, email: str):
             EmailAddress.objects.filter(user=user).delete()
             user.email = None
             user.save(update_fields=["email"])
-            record_activity(
-                patient=patient,
-                kind=Activity.Kind.PROFILE_UPDATED,
-                summary="Removed the email address",
-                data={"fields": ["email"]},
-            )
+            if on_timeline:
+                record_activity(
+                    patient=patient,
+                    kind=Activity.Kind.PROFILE_UPDATED,
+                    summary="Removed the email address",
+                    data={"fields": ["email"]},
+                )
         return None
     return EmailAddress.objects.add_new_email(request, user, email)
 

@@ -85,7 +85,8 @@ def update_patient_record(
         after = {name: new[name] for name in changed}
         waiting = None
         if email != was["email"].lower():
-            waiting = request_email_change(request=request, patient=patient, email=email)
+            # The line below names every field, the email's removal too, under the staff member.
+            waiting = request_email_change(request=request, patient=patient, email=email, on_timeline=False)
             changed.append("email")
             labels.append("email (used once its link is opened)" if email else "email (removed)")
             after["email_to_confirm" if email else "email"] = email

@@ -78,6 +78,18 @@ def test_a_new_email_waits_for_its_link(alpha, alpha_client):
     assert AuditEvent.objects.get(action="patient.updated").after["email_to_confirm"] == "ada@new.test"
 
 
+def test_removing_the_email_is_one_timeline_line_under_the_staff_member(alpha, alpha_client):
+    desk = sign_in_staff(alpha_client)
+    ada = patient(user__email="ada@old.test")
+
+    alpha_client.post(f"/staff/patients/{ada.pk}/edit/", edit_data(last_name="Lovelace", email=""))
+
+    ada.user.refresh_from_db()
+    assert ada.user.email is None
+    (line,) = Activity.objects.filter(patient=ada, kind=Activity.Kind.PROFILE_UPDATED)
+    assert (line.summary, line.actor) == ("Updated birthday, id in your system, notes, email (removed)", desk.user)
+
+
 def test_an_email_another_account_uses_is_refused(alpha, alpha_client):
     sign_in_staff(alpha_client)
     patient("Grace", "Hopper", user__email="grace@navy.test")
