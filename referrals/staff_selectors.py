@@ -219,6 +219,8 @@ def leaderboard(
         board.staff.append(
             Standing(
                 name=member.user.get_full_name() or member.user.email or "Staff member",
+                # A public screen shows a name, never an email address.
+                short_name=member.user.get_full_name() or "Staff member",
                 signups=member.signup_count,
                 qualified=member.qualified_count,
                 is_me=me is not None and member.pk == me.pk,

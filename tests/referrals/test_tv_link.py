@@ -129,3 +129,20 @@ def test_a_link_opens_its_own_practice_only(owner, alpha_client, beta):
     token = make_link(alpha_client)
 
     assert Client(HTTP_HOST=host_of("beta")).get(f"/tv/{token}/").status_code == 404
+
+
+def test_a_staff_member_without_a_name_is_not_shown_by_email(owner, alpha_client, anonymous):
+    """The public screen shows names only: a staff member who never gave one is "Staff member", not an address."""
+    nameless = StaffMemberFactory(user__first_name="", user__last_name="", user__email="nameless@example.test")
+    sign_up(code_for_staff(nameless), MONTH_START)
+    token = make_link(alpha_client)
+
+    with time_machine.travel(NOW, tick=False):
+        page = anonymous.get(f"/tv/{token}/").content.decode()
+        board = anonymous.get(f"/tv/{token}/board/", HTTP_HX_REQUEST="true").content.decode()
+        staff_page = alpha_client.get("/staff/referrals/leaderboard/").content.decode()
+
+    for screen in (page, board):
+        assert "nameless@example.test" not in screen
+        assert ("1", "Staff member", 1, 0, False) in staff_rows(screen)
+    assert "nameless@example.test" in staff_page  # the staff's own page still tells them apart
