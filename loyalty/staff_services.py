@@ -14,8 +14,8 @@ from patients.models import Patient
 from practices import audit
 
 from .errors import ActionLimitReached, ActionNotAvailable, LoyaltyError
-from .models import Campaign, CatalogItem, EarningAction, ProgramSettings, PurchaseLine, Tier
-from .services import award_action, evaluate_tier, program_settings
+from .models import Campaign, CatalogItem, EarningAction, ProgramSettings, Purchase, PurchaseLine, Refund, Tier
+from .services import award_action, evaluate_tier, program_settings, refund_purchase
 
 
 class DuplicateValue(LoyaltyError):
@@ -281,6 +281,25 @@ def award_action_by_staff(*, patient: Patient, action: EarningAction, actor: Use
         after={"action": action.name, "points": action.points},
         note=note,
     )
+
+
+@transaction.atomic
+def refund_by_staff(
+    *, purchase: Purchase, lines: list[tuple[int, int]] | None, token: str, actor: User, reason: str = ""
+) -> tuple[Refund, bool]:
+    """A manager refunds a purchase from its receipt (loyalty.services.refund_purchase, once per refund form:
+    `token` is its external id), with the refund in the audit trail once. Returns (refund, created)."""
+    audit.require_actor(actor)
+    refund, created = refund_purchase(purchase=purchase, lines=lines, external_id=token, actor=actor, reason=reason)
+    if created:
+        audit.record(
+            actor=actor,
+            action="purchase.refunded",
+            target=purchase,
+            after={"refund": refund.pk, "amount_cents": refund.amount_cents, "points_taken": refund.points_taken},
+            note=reason,
+        )
+    return refund, created
 
 
 @dataclass

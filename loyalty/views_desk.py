@@ -35,7 +35,7 @@ from .forms import (
 )
 from .models import CatalogItem, EarningAction, Purchase
 from .selectors import patient_ledger, points_summary
-from .services import quote_purchase, refund_purchase
+from .services import quote_purchase
 from .staff_selectors import catalog_items, purchase_receipt
 
 PATIENTS_PER_PAGE = 25
@@ -361,10 +361,10 @@ def purchase_refund(request, purchase_id: int):
             {"purchase": purchase, "form": form, "rows": rows, "amount_cents": amount},
         )
     try:
-        refund, _created = refund_purchase(
+        refund, _created = staff_services.refund_by_staff(
             purchase=purchase,
             lines=chosen,
-            external_id=form.cleaned_data["token"],
+            token=form.cleaned_data["token"],
             actor=request.user,
             reason=form.cleaned_data["reason"],
         )

@@ -6,6 +6,7 @@ import re
 import pytest
 from django_tenants.utils import tenant_context
 
+from accounts.models import AuditEvent
 from loyalty.forms import new_desk_token
 from loyalty.models import LedgerEntry, Purchase, Refund
 from loyalty.services import LineIn, ensure_account, record_purchase
@@ -216,6 +217,18 @@ def test_a_manager_refunds_one_line_after_confirming(manager, alpha_client, purc
     patient = purchase.patient
     patient.points_account.refresh_from_db()
     assert patient.points_account.balance == 420
+
+
+def test_a_refund_by_staff_is_in_the_audit_trail_once(manager, alpha_client, purchase):
+    data = {"token": new_desk_token(), "everything": "on", "reason": "Wrong patient", "step": "confirm"}
+
+    alpha_client.post(f"/staff/purchases/{purchase.pk}/refund/", data)
+    alpha_client.post(f"/staff/purchases/{purchase.pk}/refund/", data)  # a double click
+
+    refund = Refund.objects.get()
+    event = AuditEvent.objects.get(action="purchase.refunded")
+    assert (event.actor_id, event.target_id, event.note) == (manager.user_id, str(purchase.pk), "Wrong patient")
+    assert event.after == {"refund": refund.pk, "amount_cents": 54_000, "points_taken": 540}
 
 
 def test_the_front_desk_sees_no_refund_form_and_cannot_refund(desk, alpha_client, purchase):
