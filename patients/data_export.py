@@ -15,8 +15,9 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from django.db import connection
 from django.utils import timezone
+
+from practices.selectors import current_practice
 
 from .models import Message, Notification, Patient
 from .records import ExportTable, record_parts
@@ -27,7 +28,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def export_filename(patient: Patient, now: datetime | None = None) -> str:
     day = timezone.localdate(now or timezone.now())
-    return f"my-data-{getattr(connection.tenant, 'slug', 'practice')}-{day:%Y-%m-%d}.zip"
+    return f"my-data-{current_practice().slug}-{day:%Y-%m-%d}.zip"
 
 
 def own_tables(patient: Patient) -> Iterator[ExportTable]:
@@ -113,8 +114,9 @@ CHUNK = 64 * 1024
 
 
 def _json(patient: Patient, out, sink: _Sink) -> Iterable[bytes]:
-    practice = getattr(connection.tenant, "name", "")
-    out.write(json.dumps({"practice": practice, "exported_at": timezone.now().isoformat()})[:-1].encode())
+    out.write(
+        json.dumps({"practice": current_practice().name, "exported_at": timezone.now().isoformat()})[:-1].encode()
+    )
     for table in patient_tables(patient):
         out.write(f", {json.dumps(table.name)}: [".encode())
         for index, row in enumerate(table.rows):
