@@ -198,9 +198,14 @@ def _turn_seconds() -> float:
     return settings.Q_CLUSTER.get("timeout", 60) / 2
 
 
-def _enqueue_run(patient_import: PatientImport):
+def _enqueue_run(patient_import: PatientImport, *, requeue_failed: bool = True):
     # One task per import: a turn queued while the previous one is still running runs right after it.
-    return enqueue_for_practice("patients.imports.run_import", patient_import.pk, key=f"run_import:{patient_import.pk}")
+    return enqueue_for_practice(
+        "patients.imports.run_import",
+        patient_import.pk,
+        key=f"run_import:{patient_import.pk}",
+        requeue_failed=requeue_failed,
+    )
 
 
 def redrive_stuck_imports(*, now: datetime | None = None) -> int:
@@ -217,7 +222,7 @@ def redrive_stuck_imports(*, now: datetime | None = None) -> int:
     queued = 0
     for patient_import in unfinished.order_by("pk")[:100]:
         with transaction.atomic():
-            queued += _enqueue_run(patient_import) is not None
+            queued += _enqueue_run(patient_import, requeue_failed=False) is not None
     return queued
 
 

@@ -98,9 +98,11 @@ def _marketing_refusal(patient: Patient | None) -> str:
     return ""
 
 
-def _enqueue_send(message_id: int):
+def _enqueue_send(message_id: int, *, requeue_failed: bool = True):
     # In the caller's transaction: the message and the task that sends it are committed together.
-    return enqueue_for_practice("patients.tasks.send_message", message_id, key=f"send_message:{message_id}")
+    return enqueue_for_practice(
+        "patients.tasks.send_message", message_id, key=f"send_message:{message_id}", requeue_failed=requeue_failed
+    )
 
 
 @transaction.atomic
@@ -222,7 +224,7 @@ def redrive_stuck_messages(*, now: datetime | None = None) -> int:
     queued = 0
     for message_id in stuck.order_by("pk")[:500]:
         with transaction.atomic():
-            queued += _enqueue_send(message_id) is not None
+            queued += _enqueue_send(message_id, requeue_failed=False) is not None
     return queued
 
 

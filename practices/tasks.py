@@ -54,13 +54,15 @@ def enqueue_for_practice(
     schema_name: str | None = None,
     key: str | None = None,
     once: bool = False,
+    requeue_failed: bool = True,
     **kwargs,
 ) -> BackgroundTask | None:
     """Queue `func` (a dotted path) to run inside a practice's schema, in the caller's transaction.
 
     The practice defaults to the current one. Arguments must be JSON values (ids, not objects). With a
     `key`, a task already waiting under that key absorbs this one (one unfinished task per key), and a
-    key whose task has finished queues it again, unless `once` (then the key is used up). Returns the
+    key whose task has finished queues it again, unless `once` (then the key is used up); a failed one
+    too, unless `requeue_failed` is False (sweeps: a task given up on waits for an operator). Returns the
     task queued, or None when an existing one absorbed it.
     """
     schema = schema_name or connection.schema_name
@@ -71,13 +73,13 @@ def enqueue_for_practice(
         if key is None:
             task = BackgroundTask.objects.create(schema_name=schema, **fields)
         else:
-            task = _enqueue_keyed(schema, key, fields, once=once)
+            task = _enqueue_keyed(schema, key, fields, once=once, requeue_failed=requeue_failed)
         if task is not None:
             transaction.on_commit(lambda: hand_over(task.pk, schema))
     return task
 
 
-def _enqueue_keyed(schema: str, key: str, fields: dict, *, once: bool) -> BackgroundTask | None:
+def _enqueue_keyed(schema: str, key: str, fields: dict, *, once: bool, requeue_failed: bool) -> BackgroundTask | None:
     """Insert the keyed task, or re-arm the finished one under the key; None when one absorbs it."""
     try:
         with transaction.atomic():
@@ -86,6 +88,9 @@ def _enqueue_keyed(schema: str, key: str, fields: dict, *, once: bool) -> Backgr
         pass  # a task with this key exists: waiting, running or finished
     task = BackgroundTask.objects.select_for_update().get(schema_name=schema, key=key)
     if once or task.status == BackgroundTask.Status.PENDING:
+        return None
+    if task.status == BackgroundTask.Status.FAILED and not requeue_failed:
+        # Given up on: it waits for an operator (platform admin, "Retry"), not for the next sweep.
         return None
     if task.status == BackgroundTask.Status.RUNNING:
         # It may have read what changed before the change: it runs once more when it finishes.

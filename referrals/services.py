@@ -242,7 +242,7 @@ def redrive_stuck_referrals(*, now: datetime | None = None) -> int:
     for referral_id in qualified.order_by("pk").values_list("pk", flat=True)[:500]:
         with transaction.atomic():
             task = enqueue_for_practice(
-                "referrals.tasks.issue_rewards", referral_id, key=f"issue_rewards:{referral_id}"
+                "referrals.tasks.issue_rewards", referral_id, key=f"issue_rewards:{referral_id}", requeue_failed=False
             )
         queued += task is not None
 
@@ -263,7 +263,9 @@ def redrive_stuck_referrals(*, now: datetime | None = None) -> int:
     )
     for purchase_id in list(waiting[:500]):
         with transaction.atomic():
-            task = enqueue_for_practice("referrals.tasks.qualify", purchase_id, key=f"qualify:{purchase_id}")
+            task = enqueue_for_practice(
+                "referrals.tasks.qualify", purchase_id, key=f"qualify:{purchase_id}", requeue_failed=False
+            )
         queued += task is not None
     return queued
 

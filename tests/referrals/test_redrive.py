@@ -93,3 +93,15 @@ def test_a_purchase_whose_follow_up_cannot_be_written_is_not_recorded_either(ref
         buy(referral.referred, 12_000)
     assert not Purchase.objects.filter(patient=referral.referred).exists()
     assert not PointsAccount.objects.filter(patient=referral.referred, balance__gt=0).exists()
+
+
+def test_a_rewards_task_given_up_on_is_left_for_an_operator_not_retried_by_every_sweep(referral, commit):
+    purchase = buy(referral.referred, 15_000)
+    services.qualify(purchase_id=purchase.pk)
+    BackgroundTask.objects.filter(func="referrals.tasks.issue_rewards").update(status=BackgroundTask.Status.FAILED)
+
+    with later(6), commit():
+        assert services.redrive_stuck_referrals() == 0
+
+    task = BackgroundTask.objects.get(func="referrals.tasks.issue_rewards")
+    assert task.status == BackgroundTask.Status.FAILED
