@@ -415,10 +415,10 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-# Content-Security-Policy on every page (django-csp; docs/operations.md, "Content-Security-Policy"): scripts and
+# Content-Security-Policy on every page (django-csp; docs/operations.md, "Headers and request limits"): scripts and
 # styles only from our own static files, plus the one inline <style> with the practice's colours, allowed by
 # the request's nonce (templates/_brand.html). No inline scripts, event-handler attributes or style attributes:
-# tests/security/test_csp.py renders the pages and refuses them. Images may be data: URIs (Swagger UI's icons).
+# tests/practices/test_csp.py renders the pages and refuses them. Images may be data: URIs (Swagger UI's icons).
 # The API docs pages widen it for themselves (config/api_docs.py).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
