@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from practices import audit
+from practices.locking import lock
 
 from .errors import PatientError
 from .models import Activity, Message, Notification, Patient, PatientMerge, PhoneChange, PushSubscription
@@ -131,7 +132,7 @@ def lock_records(patients: list[Patient]) -> None:
         if part.lock:
             part.lock(patients)
     ids = sorted(patient.pk for patient in patients)
-    list(Patient.objects.select_for_update(no_key=True, of=("self",)).filter(pk__in=ids).order_by("pk"))
+    lock(Patient.objects.filter(pk__in=ids), no_key=True)
 
 
 def merge_patients(*, kept: Patient, merged: Patient, actor: User) -> PatientMerge:

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from practices.locking import lock, lock_get, lock_one
 from practices.selectors import current_practice
 from practices.tasks import enqueue_for_practice
 
@@ -125,8 +126,8 @@ def queue_sms(*, to: str, body: str, purpose: str, patient: Patient | None = Non
 
 
 def _lock_message(message_id: int) -> Message:
-    # of=("self",): lock the message only, not the patient and user joined for reading.
-    return Message.objects.select_for_update(of=("self",)).select_related("patient__user").get(pk=message_id)
+    # The message only is locked, not the patient and user joined for reading.
+    return lock_get(Message.objects.select_related("patient__user"), pk=message_id)
 
 
 def deliver_message(*, message_id: int) -> Message:
@@ -232,12 +233,8 @@ def release_waiting_messages() -> int:
     """Queue every message of the current practice whose quiet hours have ended; returns how many."""
     with transaction.atomic():
         # skip_locked: two overlapping runs split the messages instead of queueing them twice.
-        due = list(
-            Message.objects.select_for_update(skip_locked=True)
-            .filter(status=Message.Status.WAITING, send_after__lte=timezone.now())
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        waiting = Message.objects.filter(status=Message.Status.WAITING, send_after__lte=timezone.now())
+        due = lock(waiting.values_list("pk", flat=True), skip_locked=True)
         Message.objects.filter(pk__in=due).update(status=Message.Status.QUEUED, updated_at=timezone.now())
         for message_id in due:
             _enqueue_send(message_id)
@@ -247,7 +244,7 @@ def release_waiting_messages() -> int:
 @transaction.atomic
 def _set_opted_out(*, patient: Patient, opted_out: bool, reason: str) -> bool:
     """Set or clear the patient's SMS opt-out and note it on the timeline; returns whether anything changed."""
-    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    patient = lock_get(Patient.objects, pk=patient.pk)
     if (patient.sms_opted_out_at is not None) == opted_out:
         return False
     patient.sms_opted_out_at = timezone.now() if opted_out else None
@@ -292,7 +289,7 @@ def handle_status_callback(*, provider_id: str, status: str, error_code: str = "
     new_status = TWILIO_STATUSES.get((status or "").strip().lower())
     if not provider_id or new_status is None:
         return
-    message = Message.objects.select_for_update().filter(provider_id=provider_id).first()
+    message = lock_one(Message.objects.filter(provider_id=provider_id))
     if message is None or STATUS_RANK[new_status] <= STATUS_RANK.get(message.status, 0):
         return
     message.status = new_status
