@@ -26,6 +26,7 @@ from django.utils.crypto import constant_time_compare
 
 from accounts.models import User
 from practices import audit
+from practices.locking import lock_one
 from practices.selectors import current_practice
 
 from .errors import PatientError, PhoneTaken
@@ -132,7 +133,11 @@ def confirm_phone_change(*, patient: Patient, code: str, actor: User | None = No
         audit.require_actor(actor)
     # Outside the transaction below, so that a wrong attempt is counted even though an error is raised.
     with transaction.atomic():
-        change = PhoneChange.objects.select_for_update().select_related("patient__user").filter(patient=patient).first()
+        # The patient and their user are locked with the change: the number in use changes on the user row.
+        change = lock_one(
+            PhoneChange.objects.select_related("patient__user").filter(patient=patient),
+            of=("self", "patient", "patient__user"),
+        )
         if change is None:
             outcome = "none"
         else:

@@ -8,6 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from practices.locking import lock_one
 
 from .errors import PhoneTaken, SignupInProgress
 from .models import Activity, Patient, PendingSignup
@@ -110,7 +111,7 @@ def complete_join(
     user.save(update_fields=["first_name", "last_name", "email"])
 
     now = timezone.now()
-    patient = Patient.objects.select_for_update().filter(user=user).first() or Patient(user=user)
+    patient = lock_one(Patient.objects.filter(user=user)) or Patient(user=user)
     was_active = patient.pk is not None and patient.status == Patient.Status.ACTIVE
     source = source_for_code(code) if code else None
     if patient.pk is None:
@@ -204,7 +205,7 @@ def update_profile(
 def activate_pending_patient(*, user: User) -> Patient | None:
     """A patient added at the desk or imported becomes active the first time they sign in."""
     with transaction.atomic():
-        patient = Patient.objects.select_for_update().filter(user=user, status=Patient.Status.PENDING).first()
+        patient = lock_one(Patient.objects.filter(user=user, status=Patient.Status.PENDING))
         if patient is None:
             return None
         patient.status = Patient.Status.ACTIVE
@@ -291,7 +292,7 @@ def confirm_signup(*, user: User) -> ConfirmedSignup | None:
     and is dropped if another account took it in the meantime.
     """
     with transaction.atomic():
-        pending = PendingSignup.objects.select_for_update().filter(user_id=user.pk).first()
+        pending = lock_one(PendingSignup.objects.filter(user_id=user.pk))
         if pending is None:
             return None
         User.objects.filter(pk=user.pk).update(is_active=True)

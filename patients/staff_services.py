@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from accounts.models import User
 from practices import audit
+from practices.locking import lock_get
 
 from .errors import PatientError
 from .models import Activity, Patient
@@ -71,7 +72,7 @@ def update_patient_record(
         "notes": notes.strip(),
     }
     with transaction.atomic():
-        patient = Patient.objects.select_for_update(no_key=True, of=("self",)).select_related("user").get(pk=patient.pk)
+        patient = lock_get(Patient.objects.select_related("user"), pk=patient.pk, no_key=True)
         if patient.status == Patient.Status.ARCHIVED:
             raise PatientError("This record is archived: it can't be changed.")
         was = _values(patient)
