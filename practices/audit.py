@@ -53,6 +53,8 @@ from django.utils.functional import Promise
 
 from accounts.models import AuditEvent, User
 
+from .locking import lock, lock_get
+
 __all__ = [
     "LABELS",
     "ActorRequired",
@@ -172,7 +174,7 @@ def stored(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
     """
     if instance.pk is None:
         return {}
-    row = type(instance)._default_manager.select_for_update(of=("self",)).get(pk=instance.pk)
+    row = lock_get(type(instance)._default_manager, pk=instance.pk)
     return snapshot(row, fields)
 
 
@@ -249,9 +251,7 @@ def erase_personal_data(*, target: models.Model, label: str, user: User | None =
     a Patient) keep `label` as its name and ERASED for the values of PERSONAL_FIELDS; entries `user` (their
     account) made name them `label`. Who did what, and when, stays. Returns how many entries changed."""
     changed = 0
-    about = AuditEvent.objects.select_for_update().filter(
-        target_type=target._meta.label_lower, target_id=str(target.pk)
-    )
+    about = lock(AuditEvent.objects.filter(target_type=target._meta.label_lower, target_id=str(target.pk)))
     for event in about:
         event.target_label = label[:200]
         for values in (event.before, event.after):

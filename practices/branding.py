@@ -23,6 +23,7 @@ from .brand_images import square_logo
 from .colours import ColourRefused, normalise, text_on
 from .errors import PracticeError
 from .images import UnusablePicture
+from .locking import lock_get
 from .media import practice_media_storage
 from .models import Practice, ProgramTexts, hex_colour
 from .program_texts import MAX_CHARS, default_privacy, default_terms
@@ -74,7 +75,7 @@ def update_branding(
         except UnusablePicture as error:
             raise BrandingRefused(str(error), field="logo") from None
 
-    practice = Practice.objects.select_for_update().get(pk=current_practice().pk)
+    practice = lock_get(Practice.objects, pk=current_practice().pk)
     was = audit.snapshot(practice, BRAND_FIELDS)
     old_logo = practice.logo.name
     if square is not None:
@@ -178,7 +179,7 @@ def update_program_texts(*, actor: User | audit.System, terms: str, privacy: str
         "privacy": _text(privacy, default=default_privacy(practice), field="privacy", label="The privacy notice"),
     }
     ProgramTexts.objects.get_or_create(pk=1)
-    row = ProgramTexts.objects.select_for_update().get(pk=1)
+    row = lock_get(ProgramTexts.objects, pk=1)
     was = audit.snapshot(row, TEXT_FIELDS)
     now = timezone.now()
     for field, value in wanted.items():

@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from accounts.models import User
 
-from . import audit
+from . import audit, locking
 from .errors import InviteLinkUnusable, LastOwner, TeamError
 from .models import StaffInvite, StaffMember
 from .selectors import branding, current_practice, practice_url
@@ -83,10 +83,10 @@ def invite_for_link(token: str, *, lock: bool = False) -> StaffInvite:
 
     With `lock`, its row stays locked until the caller's transaction ends.
     """
-    invites = StaffInvite.objects.select_for_update() if lock else StaffInvite.objects.all()
     try:
         invite_id, version = signing.loads(token, salt=_LINK_SALT)
-        invite = invites.get(pk=int(invite_id))
+        invites = StaffInvite.objects.filter(pk=int(invite_id))
+        invite = locking.lock_get(invites) if lock else invites.get()
     except (signing.BadSignature, ValueError, TypeError, StaffInvite.DoesNotExist):
         raise InviteLinkUnusable(
             "This invitation link is not valid. Check that you opened the whole link from the email, or ask the "
@@ -240,7 +240,7 @@ def resend_invite(*, actor: User, invite: StaffInvite, valid_days: int = INVITE_
     audit.require_actor(actor)
     _check_days(valid_days)
     _require_owner(actor)
-    invite = StaffInvite.objects.select_for_update().get(pk=invite.pk)
+    invite = locking.lock_get(StaffInvite.objects, pk=invite.pk)
     if not invite.is_open:
         raise TeamError(f"The invitation to {invite.email} was already {invite.get_status_display()}.")
     was = audit.snapshot(invite, ["expires_at"])
@@ -265,7 +265,7 @@ def revoke_invite(*, actor: User, invite: StaffInvite) -> StaffInvite:
     """Withdraw an invitation that was not accepted: its link stops working. Withdrawing twice changes nothing."""
     audit.require_actor(actor)
     _require_owner(actor)
-    invite = StaffInvite.objects.select_for_update().get(pk=invite.pk)
+    invite = locking.lock_get(StaffInvite.objects, pk=invite.pk)
     if invite.accepted_at is not None:
         raise TeamError(f"{invite.email} already accepted: deactivate them from the team page instead.")
     if invite.revoked_at is None:
@@ -325,11 +325,8 @@ def _lock_owners_and(actor: User, member: StaffMember) -> tuple[StaffMember, set
 
     Refuses unless the actor is still an active owner once the locks are held.
     """
-    rows = list(
-        StaffMember.objects.select_for_update(of=("self",))
-        .filter(Q(role=Role.OWNER, is_active=True) | Q(pk=member.pk))
-        .select_related("user")
-        .order_by("pk")
+    rows = locking.lock(
+        StaffMember.objects.filter(Q(role=Role.OWNER, is_active=True) | Q(pk=member.pk)).select_related("user")
     )
     owners = {row.pk for row in rows if row.role == Role.OWNER and row.is_active}
     if not any(row.user_id == actor.pk for row in rows if row.pk in owners):

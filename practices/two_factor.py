@@ -28,6 +28,7 @@ from accounts.models import AuditEvent, User
 from . import audit
 from .audit_selectors import describe
 from .errors import PracticeError
+from .locking import lock_get
 from .models import Practice, StaffMember
 from .selectors import current_practice
 
@@ -87,9 +88,7 @@ def set_staff_two_factor_required(*, required: bool, actor: User) -> Practice:
     """
     audit.require_actor(actor)
     practice = current_practice()
-    before = (
-        Practice.objects.select_for_update().values_list("staff_two_factor_required", flat=True).get(pk=practice.pk)
-    )
+    before = lock_get(Practice.objects.values_list("staff_two_factor_required", flat=True), pk=practice.pk)
     if before != required:
         Practice.objects.filter(pk=practice.pk).update(staff_two_factor_required=required)
         audit.record(
