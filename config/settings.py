@@ -279,7 +279,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "practices.pagination.PageNumberPagination",  # ?page_size=, at most 200
     "PAGE_SIZE": 50,
     # Request limits (practices/throttles.py, docs/api.md): over one, 429 rate_limited with Retry-After.
     "DEFAULT_THROTTLE_CLASSES": ["practices.throttles.PatientApiThrottle", "practices.throttles.PosApiThrottle"],

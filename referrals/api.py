@@ -8,16 +8,16 @@ renders as `{"error": {"code", "message", "fields"}}` with a 4xx status.
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.api_pos import ErrorOut
 from patients.api_permissions import IsPatient
+from practices.pagination import PageNumberPagination
 
 from . import services
 from .models import Referral, ReferralReward
@@ -131,7 +131,14 @@ class MeReferrals(GenericAPIView):
     pagination_class = PageNumberPagination
     serializer_class = MeReferralsOut
 
-    @extend_schema(operation_id="me_referrals", responses={200: MeReferralsOut, **ERRORS})
+    @extend_schema(
+        operation_id="me_referrals",
+        parameters=[
+            OpenApiParameter("page", int, description="The page of friends (`referrals`), from 1."),
+            OpenApiParameter("page_size", int, description="Friends a page (default 50, at most 200)."),
+        ],
+        responses={200: MeReferralsOut, **ERRORS},
+    )
     def get(self, request):
         patient = request.user.patient
         summary = patient_referral_summary(patient=patient)
