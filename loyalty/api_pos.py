@@ -13,37 +13,30 @@ by `GET /pos/patients`) or `{"member_code": "..."}`: the practice's own id for t
 
 from __future__ import annotations
 
-import copy
-import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from django.db import connection
-from django.http import HttpResponse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, NotFound, ValidationError
+from rest_framework.exceptions import NotAuthenticated, NotFound, ValidationError
 from rest_framework.parsers import JSONParser
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from config.api_errors import exception_handler
 from patients.errors import InvalidPhone
 from patients.phones import normalize_phone
+from practices.api_fields import UtcDateTimeField
 from practices.api_keys import ApiKeyAuthentication, HasPracticeApiKey
-from practices.errors import DomainError
+from practices.errors import DomainError, error_body
 from practices.formatting import format_money
-from practices.throttles import PosApiThrottle
 
 from . import services
 from .errors import PurchaseNotFound
-from .models import PointsAccount, Purchase, Refund
-from .pos import pos_patient, record_pos_purchase, refund_pos_purchase
-from .selectors import catalog_items_by_pos_id, purchase_lines_and_balance
+from .models import CatalogItem, PointsAccount, Purchase, Refund
+from .pos import pos_patient, record_pos_purchase, record_pos_purchases, refund_pos_purchase, refund_pos_purchases
+from .selectors import catalog_items_by_pos_id
 
 # A purchase dated this far ahead is a clock problem at the POS, not a sale.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -52,15 +45,29 @@ MAX_QUANTITY = 10_000
 MAX_PURCHASE_CENTS = 100_000_000
 MAX_LINES = 200
 BIGINT_MAX = 2**63 - 1
+# Sales (or refunds) per batch request.
+MAX_BATCH = 500
 
 
 # ---------------------------------------------------------------- input
 
 
+class TextField(serializers.CharField):
+    """A string field that takes strings only: an id sent as a number (`"transaction_id": 12`) is refused rather than
+    turned into "12", so the POS learns its mistake before two systems disagree on the id's type."""
+
+    default_error_messages = {"invalid": "Send a string (in quotes)."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class PatientRefIn(serializers.Serializer):
-    phone = serializers.CharField(required=False, max_length=32)
+    phone = TextField(required=False, max_length=32)
     id = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
-    member_code = serializers.CharField(required=False, max_length=64)
+    member_code = TextField(required=False, max_length=64)
 
     def validate_phone(self, value: str) -> str:
         try:
@@ -75,9 +82,9 @@ class PatientRefIn(serializers.Serializer):
 
 
 class PurchaseLineIn(serializers.Serializer):
-    item_id = serializers.CharField(required=False, max_length=64, help_text="The catalog item's POS id.")
-    name = serializers.CharField(required=False, max_length=120, help_text="For a line without item_id.")
-    category = serializers.CharField(required=False, max_length=60, allow_blank=True, default="")
+    item_id = TextField(required=False, max_length=64, help_text="The catalog item's POS id.")
+    name = TextField(required=False, max_length=120, help_text="For a line without item_id.")
+    category = TextField(required=False, max_length=60, allow_blank=True, default="")
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, default=1)
     unit_price_cents = serializers.IntegerField(
         required=False, min_value=0, max_value=MAX_PURCHASE_CENTS, help_text="Defaults to the catalog item's price."
@@ -93,42 +100,79 @@ class PurchaseLineIn(serializers.Serializer):
 
 
 class PurchaseIn(serializers.Serializer):
-    transaction_id = serializers.CharField(max_length=100, help_text="The POS's id for the sale; repeats are safe.")
+    """One sale. Its catalog items are found after validation, for one sale or a batch at once (sales_in)."""
+
+    transaction_id = TextField(max_length=100, help_text="The POS's id for the sale; repeats are safe.")
     patient = PatientRefIn()
     purchased_at = serializers.DateTimeField(
         required=False, help_text="When the sale happened (default: now); without an offset, practice time."
     )
     lines = PurchaseLineIn(many=True, allow_empty=False, max_length=MAX_LINES)
-    payment_method = serializers.CharField(required=False, max_length=30, allow_blank=True, default="")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        _in_practice_time(self.fields["purchased_at"])
+    payment_method = TextField(required=False, max_length=30, allow_blank=True, default="")
 
     def validate_purchased_at(self, value: datetime) -> datetime:
-        return _checked_purchase_time(value)
-
-    def validate_lines(self, lines: list[dict]) -> list[services.LineIn]:
-        return _lines_in(lines)
-
-
-def _in_practice_time(field: serializers.DateTimeField) -> serializers.DateTimeField:
-    # A POS that sends local times without an offset means the practice's clock, not UTC.
-    # (The schema generator may build this outside a practice, where there is no time zone.)
-    if time_zone := getattr(getattr(connection, "tenant", None), "time_zone", None):
-        field.timezone = ZoneInfo(time_zone)
-    return field
+        if value > timezone.now() + MAX_CLOCK_SKEW:
+            raise serializers.ValidationError("A purchase can't be in the future; check the POS's clock.")
+        return value
 
 
-def _checked_purchase_time(value: datetime) -> datetime:
-    if value > timezone.now() + MAX_CLOCK_SKEW:
-        raise serializers.ValidationError("A purchase can't be in the future; check the POS's clock.")
-    return value
+class EachItem(serializers.ListSerializer):
+    """A list validated item by item, for batches: the valid items come back as their data and each invalid one as
+    an Invalid holding its field errors, so a batch records what it can and answers for the rest."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            raise ValidationError({api_settings.NON_FIELD_ERRORS_KEY: ["Send a list."]})
+        if not data:
+            raise ValidationError({api_settings.NON_FIELD_ERRORS_KEY: ["Send at least one item."]})
+        if len(data) > self.max_length:
+            raise ValidationError(
+                {api_settings.NON_FIELD_ERRORS_KEY: [f"Send at most {self.max_length} items per request."]}
+            )
+        validated = []
+        for item in data:
+            try:
+                validated.append(self.child.run_validation(item))
+            except ValidationError as error:
+                validated.append(Invalid(_flat_errors(error.detail)))
+        return validated
 
 
-def _lines_in(lines: list[dict]) -> list[services.LineIn]:
-    """The lines as the points engine takes them, with catalog items found by their POS id (one query)."""
-    items = catalog_items_by_pos_id({line["item_id"] for line in lines if "item_id" in line})
+@dataclass(frozen=True)
+class Invalid:
+    """An item of a batch that failed validation, with its errors by field path."""
+
+    fields: dict[str, list[str]]
+
+
+class PurchaseBatchIn(serializers.Serializer):
+    purchases = EachItem(child=PurchaseIn(), max_length=MAX_BATCH, help_text=f"1 to {MAX_BATCH} sales.")
+
+
+def sales_in(purchases: list[dict | Invalid]) -> list[dict | Invalid]:
+    """Validated sales with their lines as the points engine takes them: catalog items found by their POS id,
+    for all the sales in one query. A sale naming an unknown item becomes Invalid (`lines[1].item_id`)."""
+    wanted = {
+        line["item_id"]
+        for sale in purchases
+        if not isinstance(sale, Invalid)
+        for line in sale["lines"]
+        if "item_id" in line
+    }
+    items = catalog_items_by_pos_id(wanted)
+    result = []
+    for sale in purchases:
+        if isinstance(sale, Invalid):
+            result.append(sale)
+            continue
+        try:
+            result.append({**sale, "lines": _lines_in(sale["lines"], items)})
+        except ValidationError as error:
+            result.append(Invalid(_flat_errors({"lines": error.detail})))
+    return result
+
+
+def _lines_in(lines: list[dict], items: dict[str, CatalogItem]) -> list[services.LineIn]:
     errors = {}
     result = []
     for index, line in enumerate(lines):
@@ -147,108 +191,10 @@ def _lines_in(lines: list[dict]) -> list[services.LineIn]:
             )
         )
     if errors:
-        raise serializers.ValidationError(errors)
+        raise ValidationError(errors)
     if sum(line.quantity * line.unit_price_cents for line in result) > MAX_PURCHASE_CENTS:
-        raise serializers.ValidationError(
-            f"A purchase can't total more than {format_money(MAX_PURCHASE_CENTS, whole=True)}."
-        )
+        raise ValidationError([f"A purchase can't total more than {format_money(MAX_PURCHASE_CENTS, whole=True)}."])
     return result
-
-
-# ---------------------------------------------------------------- the usual purchase, read directly
-#
-# Every POS sale comes through PurchaseIn's rules, and building and running a DRF serializer costs more
-# than recording the sale does. A body that is plainly well formed (strings where strings go, integers
-# in range, known item ids...) is read here instead, to the same result; anything else (an error, or a
-# leniency of the serializer's such as "2" for 2) returns None and goes through PurchaseIn, so every
-# error message stays the serializer's. tests/loyalty/test_pos_input.py holds both to the same answers.
-
-
-def _plain_purchase(data) -> dict | None:
-    if not isinstance(data, dict):
-        return None
-    transaction_id = _plain_text(data.get("transaction_id"), max_length=100)
-    patient = _plain_patient(data.get("patient"))
-    lines = data.get("lines")
-    if transaction_id is None or patient is None or not isinstance(lines, list) or not 0 < len(lines) <= MAX_LINES:
-        return None
-    plain_lines = [_plain_line(line) for line in lines]
-    if None in plain_lines:
-        return None
-    result = {"transaction_id": transaction_id, "patient": patient, "payment_method": ""}
-    if "payment_method" in data:
-        result["payment_method"] = _plain_text(data["payment_method"], max_length=30, allow_blank=True)
-        if result["payment_method"] is None:
-            return None
-    if "purchased_at" in data:
-        field = _in_practice_time(copy.deepcopy(PurchaseIn._declared_fields["purchased_at"]))
-        try:
-            result["purchased_at"] = _checked_purchase_time(field.run_validation(data["purchased_at"]))
-        except serializers.ValidationError:
-            return None
-    try:
-        result["lines"] = _lines_in(plain_lines)
-    except serializers.ValidationError:
-        return None
-    return result
-
-
-def _plain_patient(data) -> dict | None:
-    if not isinstance(data, dict):
-        return None
-    named = [key for key in ("phone", "id", "member_code") if key in data]
-    if len(named) != 1:
-        return None
-    key = named[0]
-    if key == "id":
-        return {"id": data["id"]} if _plain_int(data["id"], 1, BIGINT_MAX) else None
-    value = _plain_text(data[key], max_length=32 if key == "phone" else 64)
-    if value is None:
-        return None
-    if key == "member_code":
-        return {"member_code": value}
-    try:
-        return {"phone": normalize_phone(value)}
-    except InvalidPhone:
-        return None
-
-
-def _plain_line(data) -> dict | None:
-    if not isinstance(data, dict):
-        return None
-    line = {"category": "", "quantity": 1}
-    for key, max_length, allow_blank in (("item_id", 64, False), ("name", 120, False), ("category", 60, True)):
-        if key in data:
-            line[key] = _plain_text(data[key], max_length=max_length, allow_blank=allow_blank)
-            if line[key] is None:
-                return None
-    for key, low, high in (("quantity", 1, MAX_QUANTITY), ("unit_price_cents", 0, MAX_PURCHASE_CENTS)):
-        if key in data:
-            if not _plain_int(data[key], low, high):
-                return None
-            line[key] = data[key]
-    if "item_id" not in line and ("name" not in line or "unit_price_cents" not in line):
-        return None
-    return line
-
-
-def _plain_text(value, *, max_length: int, allow_blank: bool = False) -> str | None:
-    """A string as a DRF CharField reads it (whitespace trimmed), or None where the field might object."""
-    if not isinstance(value, str):
-        return None
-    value = value.strip()
-    if (not value and not allow_blank) or len(value) > max_length or "\x00" in value:
-        return None
-    if not value.isascii():
-        try:
-            value.encode()
-        except UnicodeEncodeError:  # a lone surrogate, which the field refuses
-            return None
-    return value
-
-
-def _plain_int(value, low: int, high: int) -> bool:
-    return type(value) is int and low <= value <= high
 
 
 class RefundLineIn(serializers.Serializer):
@@ -257,13 +203,26 @@ class RefundLineIn(serializers.Serializer):
 
 
 class RefundIn(serializers.Serializer):
-    refund_id = serializers.CharField(
-        required=False, max_length=100, help_text="The POS's id for the refund; repeats are safe."
-    )
+    refund_id = TextField(required=False, max_length=100, help_text="The POS's id for the refund; repeats are safe.")
     lines = RefundLineIn(
         many=True, required=False, allow_empty=False, max_length=MAX_LINES, help_text="Leave out to refund it all."
     )
-    reason = serializers.CharField(required=False, max_length=300, allow_blank=True, default="")
+    reason = TextField(required=False, max_length=300, allow_blank=True, default="")
+
+
+class RefundBatchItemIn(RefundIn):
+    refund_id = TextField(max_length=100, help_text="The POS's id for the refund; repeats are safe.")
+    purchase_id = serializers.IntegerField(required=False, min_value=1, max_value=BIGINT_MAX)
+    transaction_id = TextField(required=False, max_length=100, help_text="The purchase's transaction_id.")
+
+    def validate(self, data: dict) -> dict:
+        if ("purchase_id" in data) == ("transaction_id" in data):
+            raise serializers.ValidationError("Name the purchase by exactly one of purchase_id or transaction_id.")
+        return data
+
+
+class RefundBatchIn(serializers.Serializer):
+    refunds = EachItem(child=RefundBatchItemIn(), max_length=MAX_BATCH, help_text=f"1 to {MAX_BATCH} refunds.")
 
 
 def _validated(serializer_class: type[serializers.Serializer], data) -> dict:
@@ -317,7 +276,7 @@ class PurchaseOut(serializers.Serializer):
     patient_id = serializers.IntegerField()
     total_cents = serializers.IntegerField()
     points = serializers.IntegerField()
-    purchased_at = serializers.DateTimeField()
+    purchased_at = UtcDateTimeField()
     lines = PurchaseLineOut(many=True, source="line_rows")
     balance = serializers.IntegerField(help_text="The patient's points balance now.")
 
@@ -332,6 +291,24 @@ class RefundOut(serializers.Serializer):
     balance = serializers.IntegerField(help_text="The patient's points balance now.")
 
 
+def _batch_out(name: str, record: serializers.Serializer) -> serializers.Serializer:
+    return inline_serializer(
+        f"{name}BatchOut",
+        {
+            "results": serializers.ListField(
+                child=inline_serializer(
+                    f"{name}BatchResult",
+                    {
+                        "status": serializers.ChoiceField(choices=["created", "already_recorded", "error"]),
+                        name.lower(): record,
+                        "error": ErrorDetailOut(allow_null=True),
+                    },
+                )
+            )
+        },
+    )
+
+
 class PatientOut(serializers.Serializer):
     id = serializers.IntegerField()
     first_name = serializers.CharField()
@@ -342,47 +319,32 @@ class PatientOut(serializers.Serializer):
     tier = serializers.CharField(allow_null=True, help_text="The tier's name, or null.")
 
 
-ErrorOut = inline_serializer(
-    "Error",
-    {
-        "error": inline_serializer(
-            "ErrorDetail",
-            {"code": serializers.CharField(), "message": serializers.CharField(), "fields": serializers.DictField()},
-        )
-    },
-)
+class ErrorDetailOut(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+    class Meta:
+        ref_name = "ErrorDetail"
+
+
+ErrorOut = inline_serializer("Error", {"error": ErrorDetailOut()})
+PurchaseBatchOut = _batch_out("Purchase", PurchaseOut(allow_null=True))
+RefundBatchOut = _batch_out("Refund", RefundOut(allow_null=True))
 
 
 def _balance(patient_id: int) -> int:
     return PointsAccount.objects.filter(patient_id=patient_id).values_list("balance", flat=True).first() or 0
 
 
-# PurchaseOut's datetime field, on its own: the body of a purchase is built directly (see purchase_body).
-_DATETIME_OUT = serializers.DateTimeField()
-
-
 def purchase_body(purchase: Purchase) -> dict:
-    """The purchase, its lines and the patient's balance now, as PurchaseOut describes them.
-
-    On every POS sale, so built directly rather than by the serializer (tests/loyalty/test_pos_input.py
-    checks that both give the same), from what record_purchase wrote when it has just recorded it, or
-    else read in one query.
-    """
+    """The purchase, its lines and the patient's balance now (PurchaseOut): from what was just written for a new
+    purchase, else read."""
     if (written := getattr(purchase, "lines_written", None)) is not None:
-        lines = [{name: getattr(line, name) for name in LINE_FIELDS} for line in written]
-        balance = purchase.balance_after
+        purchase.line_rows, purchase.balance = written, purchase.balance_after
     else:
-        lines, balance = purchase_lines_and_balance(purchase=purchase, fields=LINE_FIELDS)
-    return {
-        "id": purchase.pk,
-        "transaction_id": purchase.external_id,
-        "patient_id": purchase.patient_id,
-        "total_cents": purchase.total_cents,
-        "points": purchase.points,
-        "purchased_at": _DATETIME_OUT.to_representation(purchase.purchased_at),
-        "lines": lines,
-        "balance": balance,
-    }
+        purchase.line_rows, purchase.balance = list(purchase.lines.order_by("pk")), _balance(purchase.patient_id)
+    return PurchaseOut(purchase).data
 
 
 def refund_body(refund: Refund) -> dict:
@@ -421,63 +383,59 @@ class PurchaseCreate(PosView):
     @extend_schema(
         operation_id="pos_purchase_create",
         summary="Record a purchase",
-        description="Idempotent on transaction_id: a repeat answers 200 with the purchase first recorded.",
+        description="Idempotent on transaction_id: a repeat answers 200 with the purchase first recorded. The same "
+        "transaction_id sent for another patient, other lines or another purchased_at answers 409 "
+        "idempotency_conflict.",
         request=PurchaseIn,
         responses={201: PurchaseOut, 200: OpenApiResponse(PurchaseOut, description="A repeat"), **ERRORS},
     )
     def post(self, request):
-        data = _plain_purchase(request.data) or _validated(PurchaseIn, request.data)
-        purchase, created = record_pos_purchase(**data)
+        serializer = PurchaseIn(data=request.data)
+        if not serializer.is_valid():
+            raise ValidationError(_flat_errors(serializer.errors))
+        (sale,) = sales_in([serializer.validated_data])
+        if isinstance(sale, Invalid):
+            raise ValidationError(sale.fields)
+        purchase, created = record_pos_purchase(**sale)
         return Response(purchase_body(purchase), status=201 if created else 200)
 
-    def dispatch(self, request, *args, **kwargs):
-        # The usual sale (JSON answered in JSON, a valid key, input PurchaseIn takes as it is) is answered
-        # without DRF's request cycle, which costs as much as the rest of the request; anything else
-        # (no key or a refused one, another content type, an error in the input...) goes through DRF as
-        # before, so every error answer stays DRF's. Both record the sale with the same calls.
-        # The request limit of the key (practices.throttles.PosApiThrottle, DRF's for this view too) is checked
-        # there as well; a request over it goes through DRF, which answers the 429.
-        response = _usual_purchase(request) if request.method == "POST" else None
-        return response if response is not None else super().dispatch(request, *args, **kwargs)
+
+class PurchaseBatchCreate(PosView):
+    @extend_schema(
+        operation_id="pos_purchase_batch",
+        summary="Record up to 500 purchases at once",
+        description="For a POS catching up after an outage, or sending the day's sales. Each sale is what "
+        "`POST /pos/purchases` takes, idempotent on its transaction_id. The answer has one result per sale, in the "
+        "order sent: `created`, `already_recorded` (the purchase recorded before under that transaction_id) or "
+        "`error` (the error body's `error` object, field paths within the sale). Valid sales are recorded even when "
+        "others fail; send the failed ones again once corrected.",
+        request=PurchaseBatchIn,
+        responses={200: PurchaseBatchOut, **ERRORS},
+    )
+    def post(self, request):
+        serializer = PurchaseBatchIn(data=request.data)
+        if not serializer.is_valid():
+            raise ValidationError(_flat_errors(serializer.errors))
+        outcomes = _for_valid(sales_in(serializer.validated_data["purchases"]), record_pos_purchases)
+        return Response({"results": [_batch_result(outcome, "purchase", purchase_body) for outcome in outcomes]})
 
 
-def _usual_purchase(request) -> HttpResponse | None:
-    """The response to a plainly well-formed, authenticated sale, or None to let DRF handle the request."""
-    accept = request.headers.get("Accept", "*/*")
-    charset = request.content_params.get("charset", "utf-8").lower()
-    if request.content_type != "application/json" or charset not in ("utf-8", "utf8") or request.GET:
-        return None
-    if accept not in ("*/*", "application/json"):
-        return None
-    try:
-        authenticated = ApiKeyAuthentication().authenticate(request)
-        if authenticated is None:
-            return None
-        data = _plain_purchase(json.loads(request.body, parse_constant=_refuse_constant))
-    except (AuthenticationFailed, ValueError):
-        return None
-    # Counted once: a request handed to DRF from here on is over the limit (DRF answers its 429).
-    if data is None or not PosApiThrottle().allows_key(authenticated[1]):
-        return None
-    try:
-        purchase, created = record_pos_purchase(**data)
-    except DomainError as error:
-        # The shared error handler's answer, rendered as DRF renders it.
-        response = exception_handler(error, {})
-        return _json_response(response.data, response.status_code)
-    return _json_response(purchase_body(purchase), 201 if created else 200)
+def _for_valid(items: list, record) -> list:
+    """`record` applied to the valid items of a batch; the outcomes with the invalid items in their places."""
+    recorded = iter(record([item for item in items if not isinstance(item, Invalid)]))
+    return [item if isinstance(item, Invalid) else next(recorded) for item in items]
 
 
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")  # as DRF's JSONParser refuses NaN and Infinity
-
-
-def _json_response(data: dict, status: int) -> HttpResponse:
-    response = HttpResponse(JSONRenderer().render(data), status=status, content_type="application/json")
-    # The headers DRF adds to this view's answers.
-    response["Allow"] = "POST, OPTIONS"
-    patch_vary_headers(response, ["Accept"])
-    return response
+def _batch_result(outcome, name: str, body) -> dict:
+    """One item of a batch's answer: what became of it, with the record or the error."""
+    if isinstance(outcome, Invalid):
+        error = error_body("invalid", "Check the fields of this item.", outcome.fields)["error"]
+        return {"status": "error", name: None, "error": error}
+    if isinstance(outcome, DomainError):
+        fields = {outcome.field: [outcome.message]} if outcome.field else {}
+        return {"status": "error", name: None, "error": error_body(outcome.code, outcome.message, fields)["error"]}
+    record, created = outcome
+    return {"status": "created" if created else "already_recorded", name: body(record), "error": None}
 
 
 class PurchaseDetail(PosView):
@@ -502,6 +460,24 @@ class RefundCreate(PosView):
     def post(self, request, purchase_id: int):
         refund, created = refund_pos_purchase(purchase_id=purchase_id, **_validated(RefundIn, request.data))
         return Response(refund_body(refund), status=201 if created else 200)
+
+
+class RefundBatchCreate(PosView):
+    @extend_schema(
+        operation_id="pos_refund_batch",
+        summary="Record up to 500 refunds at once",
+        description="Each refund names its purchase by `purchase_id` (ours) or `transaction_id` (the POS's) and must "
+        "carry a refund_id, on which it is idempotent. One result per refund, in order: `created`, "
+        "`already_recorded` or `error`; valid refunds are recorded even when others fail.",
+        request=RefundBatchIn,
+        responses={200: RefundBatchOut, **ERRORS},
+    )
+    def post(self, request):
+        serializer = RefundBatchIn(data=request.data)
+        if not serializer.is_valid():
+            raise ValidationError(_flat_errors(serializer.errors))
+        outcomes = _for_valid(serializer.validated_data["refunds"], refund_pos_purchases)
+        return Response({"results": [_batch_result(outcome, "refund", refund_body) for outcome in outcomes]})
 
 
 class PatientLookup(PosView):

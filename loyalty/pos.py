@@ -8,43 +8,56 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from patients.errors import PhoneTaken
 from patients.messaging import queue_sms
 from patients.models import Activity, Patient
 from patients.phones import normalize_phone
 from patients.services import create_patient, patient_by_phone, record_activity
+from practices.errors import DomainError
 from practices.formatting import format_number
-from practices.selectors import practice_url
+from practices.selectors import current_practice, practice_url
 
 from . import services
 from .errors import AmbiguousMemberCode, IdempotencyConflict, PatientNotFound, PurchaseNotFound
 from .models import Purchase, Refund
-from .rows import fetch_rows
 
 
-def find_patient(*, phone: str | None = None, id: int | None = None, member_code: str | None = None) -> Patient | None:
-    """The patient named by one of phone (E.164), id or member code (Patient.external_id), or None."""
-    patients = Patient.objects.all()  # without the user's columns: a sale needs only the patient
-    if phone is not None:
-        # How most POS sales name the patient: a plain statement (loyalty.rows) rather than an ORM query.
-        found = fetch_rows(
-            Patient,
-            "SELECT {columns} FROM patients_patient t JOIN accounts_user u ON u.id = t.user_id"
-            " WHERE u.phone = %s ORDER BY t.id LIMIT 1",
-            [phone],
-        )
-        return found[0] if found else None
-    if id is not None:
-        return patients.filter(pk=id).first()
-    matches = list(patients.filter(external_id=member_code).exclude(external_id="")[:2])
-    if len(matches) > 1:
-        raise AmbiguousMemberCode(
-            f"Several patients have the member code “{member_code}”; name the patient by id or phone.",
-            field="patient.member_code",
-        )
-    return matches[0] if matches else None
+def find_patients(refs: list[dict]) -> list[Patient | None]:
+    """The patient each reference names (one of phone in E.164, id or member code, as PatientRefIn gives it), or
+    None; one query per kind of reference, whatever their number. A member code several patients share raises
+    AmbiguousMemberCode when found in a single reference, and is None (with the error kept) in a batch."""
+    phones = {ref["phone"] for ref in refs if "phone" in ref}
+    ids = {ref["id"] for ref in refs if "id" in ref}
+    codes = {ref["member_code"] for ref in refs if "member_code" in ref}
+    by_phone = (
+        {p.phone: p for p in Patient.objects.select_related("user").filter(user__phone__in=phones)} if phones else {}
+    )
+    by_id = Patient.objects.in_bulk(ids) if ids else {}
+    by_code: dict[str, list[Patient]] = {}
+    if codes:
+        for patient in Patient.objects.filter(external_id__in=codes).exclude(external_id="").order_by("pk"):
+            by_code.setdefault(patient.external_id, []).append(patient)
+    found = []
+    for ref in refs:
+        if "phone" in ref:
+            found.append(by_phone.get(ref["phone"]))
+        elif "id" in ref:
+            found.append(by_id.get(ref["id"]))
+        else:
+            matches = by_code.get(ref["member_code"], [])
+            if len(matches) > 1:
+                found.append(
+                    AmbiguousMemberCode(
+                        f"Several patients have the member code “{ref['member_code']}”; "
+                        "name the patient by id or phone.",
+                        field="patient.member_code",
+                    )
+                )
+            else:
+                found.append(matches[0] if matches else None)
+    return found
 
 
 def record_pos_purchase(
@@ -55,36 +68,84 @@ def record_pos_purchase(
     purchased_at: datetime | None = None,
     payment_method: str = "",
 ) -> tuple[Purchase, bool]:
-    """Record a POS sale once per transaction id (repeats return the first); returns (purchase, created).
+    """Record one POS sale (record_pos_purchases with one); returns (purchase, created) or raises its error."""
+    (outcome,) = record_pos_purchases(
+        [
+            {
+                "transaction_id": transaction_id,
+                "patient": patient,
+                "lines": lines,
+                "purchased_at": purchased_at,
+                "payment_method": payment_method,
+            }
+        ]
+    )
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
 
-    An unknown phone number becomes an invited patient, texted an invitation, when the program allows it;
-    the patient and the purchase are then created together or not at all.
+
+def record_pos_purchases(sales: list[dict]) -> list[tuple[Purchase, bool] | DomainError]:
+    """Record POS sales (as PurchaseIn validates them, with their lines read) once per transaction id; one
+    outcome per sale, in order: (purchase, created), or the error that kept it out.
+
+    An unknown phone number becomes an invited patient, texted an invitation, when the program allows it; the
+    invited patients and the purchases are created together or not at all.
     """
-    record = {
-        "lines": lines,
-        "source": Purchase.Source.POS,
-        "external_id": transaction_id,
-        "purchased_at": purchased_at,
-        "payment_method": payment_method,
-    }
-    found = find_patient(**patient)
-    if found is None:
-        # Checked before anyone is invited: the id is taken, and by someone other than this (unknown) patient.
-        if Purchase.objects.filter(external_id=transaction_id).exists():
-            raise _reused_transaction_id(transaction_id)
-        if "phone" not in patient or not services.program_settings().invite_unknown_pos_patients:
-            what = "phone number" if "phone" in patient else ("id" if "id" in patient else "member code")
-            raise PatientNotFound(f"No patient with this {what}.", field=f"patient.{next(iter(patient))}")
-        with transaction.atomic():
-            found, invited = _invite_patient(phone=patient["phone"])
-            purchase, created = services.record_purchase(patient=found, **record)
-            if invited:
-                _text_invitation(patient=found, purchase=purchase)
-        return purchase, created
-    purchase, created = services.record_purchase(patient=found, **record)
-    if not created and purchase.patient_id != found.pk:
-        raise _reused_transaction_id(transaction_id)
-    return purchase, created
+    patients = find_patients([sale["patient"] for sale in sales])
+    outcomes: list = [None] * len(sales)
+    unknown = [index for index, patient in enumerate(patients) if patient is None]
+    taken = _used_transaction_ids({sales[index]["transaction_id"] for index in unknown})
+    invite = services.program_settings().invite_unknown_pos_patients
+    to_invite: dict[str, list[int]] = {}
+    for index, patient in enumerate(patients):
+        ref = sales[index]["patient"]
+        if isinstance(patient, DomainError):
+            outcomes[index] = patient
+        elif patient is not None:
+            continue
+        elif sales[index]["transaction_id"] in taken:
+            # The id is taken, and by someone other than this (unknown) patient: checked before anyone is invited.
+            outcomes[index] = _reused_transaction_id(sales[index]["transaction_id"])
+        elif "phone" in ref and invite:
+            to_invite.setdefault(ref["phone"], []).append(index)
+        else:
+            what = "phone number" if "phone" in ref else ("id" if "id" in ref else "member code")
+            outcomes[index] = PatientNotFound(f"No patient with this {what}.", field=f"patient.{next(iter(ref))}")
+    with transaction.atomic():
+        invited: set[int] = set()
+        for phone, indexes in to_invite.items():
+            patient, is_new = _invite_patient(phone=phone)
+            for index in indexes:
+                patients[index] = patient
+            if is_new:
+                invited.add(patient.pk)
+        recording = [index for index, outcome in enumerate(outcomes) if outcome is None]
+        results = services.record_purchases(
+            [
+                services.Sale(
+                    patient=patients[index],
+                    lines=sales[index]["lines"],
+                    source=Purchase.Source.POS,
+                    external_id=sales[index]["transaction_id"],
+                    purchased_at=sales[index].get("purchased_at"),
+                    payment_method=sales[index].get("payment_method", ""),
+                )
+                for index in recording
+            ]
+        )
+        for index, result in zip(recording, results, strict=True):
+            outcomes[index] = result.error or (result.purchase, result.created)
+            if result.created and result.purchase.patient_id in invited:
+                invited.discard(result.purchase.patient_id)  # one invitation, with the first purchase's points
+                _text_invitation(patient=patients[index], purchase=result.purchase)
+    return outcomes
+
+
+def _used_transaction_ids(transaction_ids: set[str]) -> set[str]:
+    if not transaction_ids:
+        return set()
+    return set(Purchase.objects.filter(external_id__in=transaction_ids).values_list("external_id", flat=True))
 
 
 def _reused_transaction_id(transaction_id: str) -> IdempotencyConflict:
@@ -102,7 +163,7 @@ def _invite_patient(*, phone: str) -> tuple[Patient, bool]:
                 patient=patient,
                 kind=Activity.Kind.INVITED,
                 summary="Added by the point of sale at a purchase and invited by SMS",
-                data={"join_url": practice_url(connection.tenant, "/join/")},
+                data={"join_url": practice_url(current_practice(), "/join/")},
             )
     except (PhoneTaken, IntegrityError):
         # A concurrent request for the same new number created the patient first; use theirs.
@@ -114,7 +175,7 @@ def _invite_patient(*, phone: str) -> tuple[Patient, bool]:
 
 
 def _text_invitation(*, patient: Patient, purchase: Purchase) -> None:
-    practice = connection.tenant
+    practice = current_practice()
     earned = f"you earned {format_number(purchase.points)} points today. " if purchase.points else ""
     queue_sms(
         to=patient.phone,
@@ -135,6 +196,10 @@ def refund_pos_purchase(
     purchase = Purchase.objects.filter(pk=purchase_id).first()
     if purchase is None:
         raise PurchaseNotFound(f"No purchase with the id {purchase_id}.")
+    return _refund(purchase=purchase, refund_id=refund_id, lines=lines, reason=reason)
+
+
+def _refund(*, purchase: Purchase, refund_id: str | None, lines: list[dict] | None, reason: str) -> tuple[Refund, bool]:
     refund, created = services.refund_purchase(
         purchase=purchase,
         lines=[(line["line_id"], line["quantity"]) for line in lines] if lines is not None else None,
@@ -147,6 +212,38 @@ def refund_pos_purchase(
             f"The refund id “{refund_id}” was already used for a refund of another purchase.", field="refund_id"
         )
     return refund, created
+
+
+def refund_pos_purchases(refunds: list[dict]) -> list[tuple[Refund, bool] | DomainError]:
+    """Record POS refunds (as RefundBatchItemIn validates them: a refund_id each, the purchase by purchase_id or
+    transaction_id); one outcome per refund, in order. Each refund is its own transaction: one that fails leaves
+    the others recorded."""
+    ids = {refund["purchase_id"] for refund in refunds if "purchase_id" in refund}
+    transaction_ids = {refund["transaction_id"] for refund in refunds if "transaction_id" in refund}
+    by_id = Purchase.objects.in_bulk(ids) if ids else {}
+    by_transaction = Purchase.objects.in_bulk(transaction_ids, field_name="external_id") if transaction_ids else {}
+    outcomes: list = []
+    for refund in refunds:
+        if "purchase_id" in refund:
+            purchase, named = by_id.get(refund["purchase_id"]), f"the id {refund['purchase_id']}"
+        else:
+            purchase, named = (
+                by_transaction.get(refund["transaction_id"]),
+                f"the transaction id “{refund['transaction_id']}”",
+            )
+        if purchase is None:
+            field = "purchase_id" if "purchase_id" in refund else "transaction_id"
+            outcomes.append(PurchaseNotFound(f"No purchase with {named}.", field=field))
+            continue
+        try:
+            outcomes.append(
+                _refund(
+                    purchase=purchase, refund_id=refund["refund_id"], lines=refund.get("lines"), reason=refund["reason"]
+                )
+            )
+        except DomainError as error:
+            outcomes.append(error)
+    return outcomes
 
 
 def pos_patient(*, phone: str) -> dict:

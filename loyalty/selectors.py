@@ -5,15 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from patients.models import Patient
 
-from .models import CatalogItem, LedgerEntry, PointsAccount, Purchase, Tier
-from .rows import fetch_rows
-from .services import ensure_account, points_earned_recently, program_settings
+from .models import CatalogItem, LedgerEntry, PointsAccount, Tier
+from .services import points_earned_recently, program_settings
 
 
 @dataclass(frozen=True)
@@ -31,9 +29,10 @@ class PointsSummary:
 
 def points_summary(*, patient: Patient) -> PointsSummary:
     """Balance, tier and progress to the next, and what expires when."""
-    account: PointsAccount = ensure_account(patient=patient)
-    account = PointsAccount.objects.select_related("tier").get(pk=account.pk)
-    earned = points_earned_recently(account=account)
+    account = PointsAccount.objects.select_related("tier").filter(patient=patient).first()
+    if account is None:  # opened with the first points; nothing to read yet
+        account = PointsAccount(patient=patient)
+    earned = points_earned_recently(account=account) if account.pk else 0
     next_tier = Tier.objects.filter(threshold_points__gt=earned).order_by("threshold_points").first()
     return PointsSummary(
         balance=account.balance,
@@ -53,31 +52,8 @@ def patient_ledger(*, patient: Patient) -> QuerySet[LedgerEntry]:
     return LedgerEntry.objects.filter(account__patient=patient).select_related("purchase", "actor")
 
 
-# The POS reads below run on every sale: plain statements (see loyalty.rows), because building the same
-# queries through the ORM costs several times what the database spends answering them.
-
-
 def catalog_items_by_pos_id(pos_ids: set[str]) -> dict[str, CatalogItem]:
     """Catalog items by their POS id (`external_id`)."""
     if not pos_ids:
         return {}
-    items = fetch_rows(
-        CatalogItem, "SELECT {columns} FROM loyalty_catalogitem t WHERE t.external_id = ANY(%s)", [list(pos_ids)]
-    )
-    return {item.external_id: item for item in items}
-
-
-def purchase_lines_and_balance(*, purchase: Purchase, fields: tuple[str, ...]) -> tuple[list[dict], int]:
-    """The purchase's lines (these fields of each, in line order) and the patient's balance now, in one query."""
-    columns = ", ".join(f"l.{connection.ops.quote_name(name)}" for name in fields)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {columns}, (SELECT a.balance FROM loyalty_pointsaccount a WHERE a.patient_id = %s)"  # noqa: S608
-            " FROM loyalty_purchaseline l WHERE l.purchase_id = %s ORDER BY l.id",
-            [purchase.patient_id, purchase.pk],
-        )
-        rows = cursor.fetchall()
-    if not rows:
-        balance = PointsAccount.objects.filter(patient_id=purchase.patient_id).values_list("balance", flat=True)
-        return [], balance.first() or 0
-    return [dict(zip(fields, row[:-1], strict=True)) for row in rows], rows[0][-1] or 0
+    return CatalogItem.objects.in_bulk(pos_ids, field_name="external_id")

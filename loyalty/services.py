@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import Case, F, Q, Sum, When
 from django.utils import timezone
 
 from accounts.models import User
@@ -21,9 +21,11 @@ from .errors import (
     ActionLimitReached,
     ActionNotAvailable,
     DuplicateRefund,
+    IdempotencyConflict,
     InsufficientPoints,
     InvalidPurchase,
     InvalidRefund,
+    LoyaltyError,
 )
 from .models import (
     ActionAward,
@@ -39,16 +41,14 @@ from .models import (
     RefundLine,
     Tier,
 )
-from .rows import fetch_rows, insert_rows, update_row
-from .signals import purchase_recorded, purchase_refunded
+from .signals import purchase_refunded, purchases_recorded
 
 TIER_WINDOW = timedelta(days=365)
 
 
 def program_settings() -> ProgramSettings:
-    """The practice's program settings (created with defaults the first time)."""
-    settings_row, _ = ProgramSettings.objects.get_or_create(pk=1)
-    return settings_row
+    """The practice's program settings: the saved row, or the defaults (unsaved; saving it creates the row)."""
+    return ProgramSettings.objects.filter(pk=1).first() or ProgramSettings(pk=1)
 
 
 def ensure_account(*, patient: Patient) -> PointsAccount:
@@ -59,8 +59,12 @@ def ensure_account(*, patient: Patient) -> PointsAccount:
 
 def lock_accounts(*account_ids: int) -> dict[int, PointsAccount]:
     """Lock accounts in primary-key order, so two writers that lock several never deadlock."""
-    accounts = PointsAccount.objects.select_for_update(of=("self",)).filter(pk__in=account_ids).order_by("pk")
-    return {account.pk: account for account in accounts}
+    return {account.pk: account for account in _locked(PointsAccount.objects.filter(pk__in=account_ids))}
+
+
+def _locked(accounts) -> list[PointsAccount]:
+    """The points app's one way to lock accounts: FOR UPDATE of the accounts alone, in primary-key order."""
+    return list(accounts.select_for_update(of=("self",)).order_by("pk"))
 
 
 @transaction.atomic
@@ -127,7 +131,7 @@ def _post_to_locked_account(
     entry.pop("allow_partial_debit", None)
     if delta == 0:
         if also_save:
-            update_row(account, [*also_save, "updated_at"])
+            account.save(update_fields=[*also_save, "updated_at"])
         return LedgerEntry(account=account, kind=kind, delta=0, balance_after=account.balance)
     account.balance += delta
     fields = ["balance", "lifetime_earned", "updated_at", *also_save]
@@ -140,11 +144,9 @@ def _post_to_locked_account(
             expiry_days = (settings_row or program_settings()).expiry_days
             account.expires_at = now + timedelta(days=expiry_days)
             fields.append("expires_at")
-    update_row(account, fields)
+    account.save(update_fields=fields)
     entry["note"] = entry.get("note", "")[:300]
-    ledger_entry = LedgerEntry(account=account, kind=kind, delta=delta, balance_after=account.balance, **entry)
-    insert_rows([ledger_entry])
-    return ledger_entry
+    return LedgerEntry.objects.create(account=account, kind=kind, delta=delta, balance_after=account.balance, **entry)
 
 
 # ---------------------------------------------------------------- tiers
@@ -186,17 +188,31 @@ def _evaluate_locked_tier(
 
 
 def _note_tier_change(*, patient: Patient, tier: Tier | None, previous: Tier | None) -> None:
+    _tier_change_activity(patient=patient, tier=tier, previous=previous).save()
+
+
+def _tier_change_activity(*, patient: Patient, tier: Tier | None, previous: Tier | None) -> Activity:
+    """The timeline line of a tier change (unsaved)."""
     went_up = tier is not None and (previous is None or tier.threshold_points > previous.threshold_points)
-    record_activity(
+    summary = f"{'Reached' if went_up else 'Moved to'} {tier.name if tier else 'no tier'}" + (
+        f" (was {previous.name})" if previous else ""
+    )
+    return Activity(
         patient=patient,
         kind=Activity.Kind.TIER_CHANGED,
-        summary=f"{'Reached' if went_up else 'Moved to'} {tier.name if tier else 'no tier'}"
-        + (f" (was {previous.name})" if previous else ""),
+        summary=summary[:300],
         data={"tier": tier.name if tier else None, "previous": previous.name if previous else None},
     )
 
 
 # ---------------------------------------------------------------- purchases
+#
+# One path records every purchase, from the desk's checkout, the POS (one sale or a batch), the CSV import
+# and the demo: record_purchases(). A single sale is a batch of one. Whatever the number of sales, the reads
+# are one lock of the accounts involved (primary-key order) and one fetch_purchase_context(); the sales are
+# then priced in order in memory, each seeing what the previous ones did to its account (balance, tier,
+# categories bought), and written with one bulk insert per table and one update of the accounts. The quote
+# the checkout shows reads the same context and prices with the same function.
 
 
 @dataclass(frozen=True)
@@ -208,6 +224,118 @@ class LineIn:
     item: CatalogItem | None = None
     name: str = ""
     category: str = ""
+
+    @property
+    def bought_category(self) -> str:
+        return (self.item.category if self.item else self.category)[:60]
+
+
+@dataclass(frozen=True)
+class Sale:
+    """One purchase to record (record_purchases)."""
+
+    patient: Patient
+    lines: list[LineIn]
+    source: str
+    external_id: str | None = None
+    # None: now, and a repeat of the transaction id is then not compared on its time.
+    purchased_at: datetime | None = None
+    actor: User | None = None
+    payment_method: str = ""
+    note: str = ""
+
+
+@dataclass
+class SaleResult:
+    """What became of one sale: the purchase (new, or recorded before under its transaction id), or the error."""
+
+    purchase: Purchase | None = None
+    created: bool = False
+    error: LoyaltyError | None = None
+
+
+@dataclass(frozen=True)
+class PurchaseContext:
+    """What the points, tiers and bonuses of purchases depend on, for a set of accounts."""
+
+    settings: ProgramSettings
+    tiers: list[Tier]  # highest threshold first
+    campaigns: list[Campaign]  # active, and running at some time of the purchases asked about
+    earned_recently: dict[int, int]  # patient id -> points earned in the tier window (unclamped)
+    cross_booking: EarningAction | None
+    # patient id -> the categories they bought before (lower-cased); only read when a cross-booking bonus is on
+    categories_bought: dict[int, set[str]]
+    # patients who already reached the cross-booking bonus's limit (once, or this year)
+    cross_booking_done: set[int]
+
+    def campaigns_at(self, at: datetime) -> list[Campaign]:
+        return [c for c in self.campaigns if c.starts_at <= at < c.ends_at]
+
+    def tier(self, tier_id: int | None) -> Tier | None:
+        return next((tier for tier in self.tiers if tier.pk == tier_id), None)
+
+
+def fetch_purchase_context(
+    *, accounts: list[PointsAccount], times: list[datetime], now: datetime | None = None
+) -> PurchaseContext:
+    """Everything pricing purchases of these accounts' patients at these times depends on, in a fixed number of
+    queries whatever their number. Reads only (program settings missing in the database give the defaults)."""
+    now = now or timezone.now()
+    patient_ids = [account.patient_id for account in accounts]
+    campaigns = Campaign.objects.none()
+    if times:
+        campaigns = Campaign.objects.filter(is_active=True, starts_at__lte=max(times), ends_at__gt=min(times))
+    cross_booking = EarningAction.objects.filter(kind=EarningAction.Kind.CROSS_BOOKING, is_active=True).first()
+    categories_bought: dict[int, set[str]] = {}
+    done: set[int] = set()
+    if cross_booking is not None and patient_ids:
+        bought = (
+            PurchaseLine.objects.filter(purchase__patient_id__in=patient_ids)
+            .values_list("purchase__patient_id", "category")
+            .distinct()
+        )
+        for patient_id, category in bought:
+            categories_bought.setdefault(patient_id, set()).add(category.lower())
+        if limit_key := _limit_key(cross_booking, now):
+            done = set(
+                ActionAward.objects.filter(
+                    action=cross_booking, patient_id__in=patient_ids, limit_key=limit_key
+                ).values_list("patient_id", flat=True)
+            )
+    return PurchaseContext(
+        settings=program_settings(),
+        tiers=list(Tier.objects.order_by("-threshold_points")),
+        campaigns=list(campaigns),
+        earned_recently=_earned_recently(patient_ids, since=now - TIER_WINDOW),
+        cross_booking=cross_booking,
+        categories_bought=categories_bought,
+        cross_booking_done=done,
+    )
+
+
+def _earned_recently(patient_ids: list[int], *, since: datetime) -> dict[int, int]:
+    """points_earned_recently() of many patients (before clamping at zero), in one query."""
+    if not patient_ids:
+        return {}
+    kinds = [*LedgerEntry.EARNING_KINDS, LedgerEntry.Kind.REFUND]
+    owner = Case(
+        When(account__patient_id__in=patient_ids, then=F("account__patient_id")),
+        default=F("account__patient__merged_into_id"),
+    )
+    totals = (
+        LedgerEntry.objects.filter(
+            Q(account__patient_id__in=patient_ids) | Q(account__patient__merged_into_id__in=patient_ids),
+            kind__in=kinds,
+            created_at__gte=since,
+        )
+        .annotate(owner=owner)
+        .values("owner")
+        .annotate(total=Sum("delta"))
+        .order_by()
+    )
+    earned = dict.fromkeys(patient_ids, 0)
+    earned.update({row["owner"]: row["total"] for row in totals})
+    return earned
 
 
 def _line_base_points(line: LineIn, total_cents: int, default_rate: int) -> int:
@@ -225,23 +353,17 @@ def _best_campaign(campaigns: list[Campaign], category: str) -> Campaign | None:
     return max(matching, key=lambda c: c.multiplier_percent, default=None)
 
 
-def quote_purchase(
-    *,
-    patient: Patient,
-    lines: list[LineIn],
-    at: datetime | None = None,
-    account: PointsAccount | None = None,
-    settings_row: ProgramSettings | None = None,
-) -> dict:
-    """The points a purchase would earn now (the checkout shows it before confirming)."""
+def quote_purchase(*, patient: Patient, lines: list[LineIn], at: datetime | None = None) -> dict:
+    """The points a purchase would earn now (the checkout shows it before confirming). Reads only."""
     at = at or timezone.now()
-    account = account or ensure_account(patient=patient)
-    settings_row = settings_row or program_settings()
+    account = PointsAccount.objects.filter(patient=patient).first() or PointsAccount(patient=patient)
+    context = fetch_purchase_context(accounts=[account], times=[at])
+    tier = context.tier(account.tier_id)
     return _price_lines(
         lines=lines,
-        tier_percent=account.tier.multiplier_percent if account.tier_id else 100,
-        default_rate=settings_row.points_per_dollar,
-        campaigns=list(Campaign.objects.filter(is_active=True, starts_at__lte=at, ends_at__gt=at)),
+        tier_percent=tier.multiplier_percent if tier else 100,
+        default_rate=context.settings.points_per_dollar,
+        campaigns=context.campaigns_at(at),
     )
 
 
@@ -253,8 +375,7 @@ def _price_lines(*, lines: list[LineIn], tier_percent: int, default_rate: int, c
     for line in lines:
         total = line.quantity * line.unit_price_cents
         base = _line_base_points(line, total, default_rate)
-        category = line.item.category if line.item else line.category
-        campaign = _best_campaign(campaigns, category) if base else None
+        campaign = _best_campaign(campaigns, line.bought_category) if base else None
         weighted = base * tier_percent * (campaign.multiplier_percent if campaign else 100)
         weighted_total += weighted
         priced.append({"line": line, "total_cents": total, "base": base, "weighted": weighted, "campaign": campaign})
@@ -289,212 +410,309 @@ def record_purchase(
     payment_method: str = "",
     note: str = "",
 ) -> tuple[Purchase, bool]:
-    """Record a purchase and pay its points in one `purchase` entry; returns (purchase, created).
-
-    Idempotent on the POS transaction id (`external_id`): a repeat, even a concurrent one, returns the
-    original. Resets the expiry clock, applies cross-booking and re-evaluates the tier. A new purchase comes
-    back with `lines_written` (its PurchaseLine rows) and `balance_after` (the patient's balance with it).
-    """
-    _validate_lines(lines)
-    external_id = (external_id or "").strip() or None
-    try:
-        with transaction.atomic():
-            purchase, created = _record_purchase(
-                patient=patient,
-                lines=lines,
-                source=source,
-                external_id=external_id,
-                purchased_at=purchased_at or timezone.now(),
-                actor=actor,
-                payment_method=payment_method,
-                note=note,
-            )
-    except IntegrityError:
-        # A concurrent request with the same transaction id won the unique constraint.
-        if external_id and (existing := Purchase.objects.filter(external_id=external_id).first()):
-            return existing, False
-        raise
-    return purchase, created
-
-
-def _record_purchase(
-    *, patient, lines, source, external_id, purchased_at, actor, payment_method, note
-) -> tuple[Purchase, bool]:
-    # The POS sends hundreds of these a second, so the reads are two statements: the account's lock
-    # (which also tells whether the transaction id was recorded already), then everything the points
-    # depend on. The writes are the models' own: the purchase, its lines, one UPDATE of the account
-    # (balance, expiry date and tier together) with its ledger entry, and the timeline entry.
-    account, existing_id = _lock_account_for_purchase(patient=patient, external_id=external_id)
-    if existing_id is not None:
-        return Purchase.objects.get(pk=existing_id), False
-    context = _purchase_context(account=account, patient=patient, at=purchased_at)
-    current_tier = next((tier for tier in context.tiers if tier.pk == account.tier_id), None)
-    quote = _price_lines(
-        lines=lines,
-        tier_percent=current_tier.multiplier_percent if current_tier else 100,
-        default_rate=context.settings.points_per_dollar,
-        campaigns=context.campaigns,
-    )
-    purchase = Purchase(
+    """Record one purchase (record_purchases with one sale); returns (purchase, created) or raises its error."""
+    sale = Sale(
         patient=patient,
+        lines=lines,
         source=source,
         external_id=external_id,
-        total_cents=quote["total_cents"],
-        points=quote["points"],
-        tier_multiplier_percent=quote["tier_multiplier_percent"],
         purchased_at=purchased_at,
-        recorded_by=actor,
-        payment_method=payment_method[:30],
-        note=note[:300],
-    )
-    insert_rows([purchase])
-    lines_written = [
-        PurchaseLine(
-            purchase=purchase,
-            item=p["line"].item,
-            name=(p["line"].item.name if p["line"].item else p["line"].name)[:120],
-            category=(p["line"].item.category if p["line"].item else p["line"].category)[:60],
-            quantity=p["line"].quantity,
-            unit_price_cents=p["line"].unit_price_cents,
-            total_cents=p["total_cents"],
-            base_points=p["base"],
-            weighted_points=p["weighted"],
-            campaign=p["campaign"],
-        )
-        for p in quote["lines"]
-    ]
-    insert_rows(lines_written)
-    moved: tuple[str, ...] = ()
-    if account.last_purchase_at is None or purchased_at >= account.last_purchase_at:
-        account.last_purchase_at = purchased_at
-        account.expires_at = purchased_at + timedelta(days=context.settings.expiry_days)
-        moved = ("last_purchase_at", "expires_at")
-    new_categories = _new_categories(lines=lines, known=context.known_categories)
-    tier = current_tier
-    if not new_categories:
-        # Decided before the account is written, so the tier goes out in the same UPDATE as the balance.
-        # (A cross-booking bonus re-evaluates the tier itself once awarded: see below.)
-        tier = tier_for(max(context.earned_recently + purchase.points, 0), context.tiers)
-        if tier != current_tier:
-            account.tier = tier
-            moved = (*moved, "tier")
-    if purchase.points:
-        _post_to_locked_account(
-            account=account,
-            delta=purchase.points,
-            kind=LedgerEntry.Kind.PURCHASE,
-            also_save=moved,
-            settings_row=context.settings,
-            idempotency_key=f"purchase:{purchase.pk}",
-            actor=actor,
-            purchase=purchase,
-            note=f"Purchase of {format_money(purchase.total_cents)}",
-        )
-    elif moved:
-        update_row(account, [*moved, "updated_at"])
-    record_activity(
-        patient=patient,
-        kind=Activity.Kind.PURCHASE,
-        summary=f"Purchase of {format_money(purchase.total_cents)}: earned {format_points(purchase.points)}",
         actor=actor,
-        data={"purchase_id": purchase.pk, "points": purchase.points, "source": source},
+        payment_method=payment_method,
+        note=note,
     )
-    if tier != current_tier:
-        _note_tier_change(patient=patient, tier=tier, previous=current_tier)
-    if new_categories:
-        if _award_cross_booking(patient=patient, categories=new_categories):
-            account.refresh_from_db(fields=["balance"])  # the award posted its points through its own instance
-        else:
-            _evaluate_locked_tier(account=account)  # an award re-evaluates the tier itself; a refused one can't
-    # What the POS answers with, so it need not be read back.
-    purchase.lines_written, purchase.balance_after = lines_written, account.balance
-    # In the transaction: what subscribers queue (a referral's qualification) commits with the purchase.
-    purchase_recorded.send(sender=Purchase, purchase=purchase, schema_name=connection.schema_name)
-    return purchase, True
+    (result,) = record_purchases([sale])
+    if result.error is not None:
+        raise result.error
+    return result.purchase, result.created
 
 
-def _lock_account_for_purchase(*, patient: Patient, external_id: str | None) -> tuple[PointsAccount, int | None]:
-    """The patient's account, locked (opened first if missing), and the id of the purchase already recorded
-    under `external_id`, if any. A repeat sent while the first is still being recorded is not seen here:
-    the unique transaction id refuses its insert, and record_purchase returns the first."""
-    accounts = fetch_rows(
-        PointsAccount,
-        "SELECT {columns}, (SELECT p.id FROM loyalty_purchase p WHERE p.external_id = %s)"
-        " FROM loyalty_pointsaccount t WHERE t.patient_id = %s FOR UPDATE OF t",
-        [external_id, patient.pk],
-        extra=("existing_purchase_id",),
+def record_purchases(sales: list[Sale]) -> list[SaleResult]:
+    """Record purchases and pay their points, one `purchase` ledger entry each; one result per sale, in order.
+
+    Idempotent on the POS transaction id (`external_id`): a repeat (in the same batch, or recorded before,
+    even concurrently) answers the purchase first recorded, and a repeat for another patient or with other
+    lines or time is refused (IdempotencyConflict) rather than answered with a purchase it does not describe.
+    Sales with an error are left out; the others are recorded together. Each purchase resets its account's
+    expiry clock, applies campaigns, tiers and the cross-booking bonus, and lands on the timeline, exactly as
+    if the sales had been recorded one after another. New purchases come back with `lines_written` (their
+    PurchaseLine rows) and `balance_after` (the patient's balance with them).
+    """
+    results = [SaleResult() for _ in sales]
+    for sale, result in zip(sales, results, strict=True):
+        try:
+            _validate_lines(sale.lines)
+        except LoyaltyError as error:
+            result.error = error
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                _record_sales(sales, results)
+            return results
+        except IntegrityError:
+            # A concurrent request recorded one of these transaction ids first (for a patient whose account
+            # this batch did not lock): the next attempt finds it, and answers or refuses that sale.
+            if attempt:
+                raise
+            for result in results:
+                if result.error is None:
+                    result.purchase, result.created = None, False
+    return results
+
+
+def _external_id(sale: Sale) -> str | None:
+    return (sale.external_id or "").strip() or None
+
+
+def _record_sales(sales: list[Sale], results: list[SaleResult]) -> None:
+    todo = [(sale, result) for sale, result in zip(sales, results, strict=True) if result.error is None]
+    if not todo:
+        return
+    accounts = lock_patient_accounts([sale.patient.pk for sale, _ in todo])
+    recorded = _recorded_purchases({_external_id(sale) for sale, _ in todo} - {None})
+    now = timezone.now()
+    new: list[tuple[Sale, SaleResult]] = []
+    first_in_batch: dict[str, Sale] = {}
+    for sale, result in todo:
+        external_id = _external_id(sale)
+        earlier = recorded.get(external_id) if external_id else None
+        if earlier is not None or (external_id and external_id in first_in_batch):
+            if earlier is None:  # twice in this batch: the second answers the first once it is written
+                result.purchase = first_in_batch[external_id]
+            elif _same_sale(sale, earlier):
+                result.purchase, result.created = earlier, False
+            else:
+                result.error = _reused_transaction_id(external_id)
+            continue
+        if external_id:
+            first_in_batch[external_id] = sale
+        new.append((sale, result))
+    if not new:
+        return
+    context = fetch_purchase_context(
+        accounts=list(accounts.values()), times=[sale.purchased_at or now for sale, _ in new], now=now
     )
-    for account in accounts:
-        return account, account.existing_purchase_id
-    ensure_account(patient=patient)
-    return _lock_account_for_purchase(patient=patient, external_id=external_id)
+    writes = _Writes(context=context, now=now)
+    for sale, result in new:
+        result.purchase = writes.add(sale, accounts[sale.patient.pk], purchased_at=sale.purchased_at or now)
+        result.created = True
+    writes.save()
+    by_sale = {id(sale): result.purchase for sale, result in new}
+    for sale, result in todo:
+        if isinstance(result.purchase, Sale):
+            repeat = by_sale[id(result.purchase)]
+            if _same_sale(sale, repeat):
+                result.purchase = repeat
+            else:
+                result.purchase, result.error = None, _reused_transaction_id(_external_id(sale))
+    # In the transaction: what subscribers queue (a referral's qualification) commits with the purchases.
+    purchases_recorded.send(sender=Purchase, purchases=writes.purchases, schema_name=connection.schema_name)
 
 
-@dataclass(frozen=True)
-class _PurchaseContext:
-    """What a purchase's points, tier and bonus depend on."""
-
-    settings: ProgramSettings
-    tiers: list[Tier]  # highest threshold first
-    campaigns: list[Campaign]  # running at the time of the purchase
-    earned_recently: int  # the sum points_earned_recently() clamps at zero, before this purchase
-    known_categories: set[str]  # lower-cased; left empty when no cross-booking bonus is on
+def _recorded_purchases(external_ids: set[str]) -> dict[str, Purchase]:
+    if not external_ids:
+        return {}
+    found = Purchase.objects.filter(external_id__in=external_ids).prefetch_related("lines")
+    return {purchase.external_id: purchase for purchase in found}
 
 
-# One statement for what _PurchaseContext holds, read under the account's lock (so the sum of recent
-# earnings counts every entry committed before it). The same rules as the ORM reads they stand for:
-# program_settings(), the tiers of tier_for(), the campaigns of quote_purchase(), points_earned_recently()
-# and the categories of _new_categories(); tests/loyalty/test_purchase_path.py holds them to it.
-_PURCHASE_CONTEXT_SQL = """
-SELECT
-    (SELECT json_build_object('id', s.id, 'points_per_dollar', s.points_per_dollar, 'expiry_days', s.expiry_days)
-     FROM loyalty_programsettings s WHERE s.id = 1),
-    (SELECT json_agg(json_build_object(
-         'id', t.id, 'name', t.name, 'threshold_points', t.threshold_points,
-         'multiplier_percent', t.multiplier_percent) ORDER BY t.threshold_points DESC)
-     FROM loyalty_tier t),
-    (SELECT json_agg(json_build_object('id', c.id, 'category', c.category, 'multiplier_percent', c.multiplier_percent))
-     FROM loyalty_campaign c WHERE c.is_active AND c.starts_at <= %(at)s AND c.ends_at > %(at)s),
-    (SELECT coalesce(sum(e.delta), 0) FROM loyalty_ledgerentry e
-     WHERE e.account_id = %(account)s AND e.kind = ANY(%(kinds)s) AND e.created_at >= %(since)s)
-    + (SELECT coalesce(sum(e.delta), 0) FROM loyalty_ledgerentry e
-       JOIN loyalty_pointsaccount a ON a.id = e.account_id JOIN patients_patient m ON m.id = a.patient_id
-       WHERE m.merged_into_id = %(patient)s AND e.kind = ANY(%(kinds)s) AND e.created_at >= %(since)s),
-    CASE WHEN EXISTS (SELECT 1 FROM loyalty_earningaction a WHERE a.kind = %(cross_booking)s AND a.is_active)
-        THEN ARRAY(SELECT DISTINCT l.category FROM loyalty_purchaseline l
-                   JOIN loyalty_purchase p ON p.id = l.purchase_id WHERE p.patient_id = %(patient)s)
-    END
-"""
-
-
-def _purchase_context(*, account: PointsAccount, patient: Patient, at: datetime) -> _PurchaseContext:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _PURCHASE_CONTEXT_SQL,
-            {
-                "at": at,
-                "account": account.pk,
-                "kinds": [*LedgerEntry.EARNING_KINDS, LedgerEntry.Kind.REFUND],
-                "since": timezone.now() - TIER_WINDOW,
-                "cross_booking": EarningAction.Kind.CROSS_BOOKING,
-                "patient": patient.pk,
-            },
+def _same_sale(sale: Sale, purchase: Purchase) -> bool:
+    """Whether a repeat of a transaction id describes the purchase recorded under it: the same patient, lines
+    (item or name, quantity, price) and, when the repeat gives one, the same time."""
+    if sale.patient.pk != purchase.patient_id:
+        return False
+    if sale.purchased_at is not None and sale.purchased_at != purchase.purchased_at:
+        return False
+    lines = getattr(purchase, "lines_written", None)
+    if lines is None:
+        lines = purchase.lines.all()
+    return [
+        (line.item_id, line.quantity, line.unit_price_cents, line.name if line.item_id is None else "")
+        for line in lines
+    ] == [
+        (
+            line.item.pk if line.item else None,
+            line.quantity,
+            line.unit_price_cents,
+            "" if line.item else line.name[:120],
         )
-        settings_row, tiers, campaigns, earned, categories = cursor.fetchone()
-    return _PurchaseContext(
-        # The row is created with its defaults the first time it is needed.
-        settings=_from_json(ProgramSettings, settings_row) if settings_row else program_settings(),
-        tiers=[_from_json(Tier, row) for row in tiers or ()],
-        campaigns=[_from_json(Campaign, row) for row in campaigns or ()],
-        earned_recently=earned,
-        known_categories={category.lower() for category in categories or ()},
+        for line in sale.lines
+    ]
+
+
+def _reused_transaction_id(external_id: str) -> IdempotencyConflict:
+    return IdempotencyConflict(
+        f"The transaction id “{external_id}” was already used for a different purchase (another patient, "
+        "other lines or another time). Send a new transaction id for a new sale.",
+        field="transaction_id",
     )
 
 
-def _from_json(model, row: dict):
-    """A model instance from some of its columns (the others load on first use, as with .only())."""
-    names = [field.attname for field in model._meta.concrete_fields if field.attname in row]
-    return model.from_db(connection.alias, names, [row[name] for name in names])
+class _Writes:
+    """The rows a set of sales writes, built in the order single sales would write them, then saved with one
+    statement per table. Holds each account's state as the sales change it."""
+
+    def __init__(self, *, context: PurchaseContext, now: datetime):
+        self.context = context
+        self.now = now
+        self.purchases: list[Purchase] = []
+        self.lines: list[PurchaseLine] = []
+        self.awards: list[ActionAward] = []
+        # (entry, purchase or award it needs a key from), in order
+        self.entries: list[tuple[LedgerEntry, Purchase | ActionAward]] = []
+        self.activities: list[tuple[Activity, Purchase | ActionAward | None]] = []
+        self.accounts: dict[int, PointsAccount] = {}
+
+    def add(self, sale: Sale, account: PointsAccount, *, purchased_at: datetime) -> Purchase:
+        context, patient = self.context, sale.patient
+        self.accounts[account.pk] = account
+        current_tier = context.tier(account.tier_id)
+        quote = _price_lines(
+            lines=sale.lines,
+            tier_percent=current_tier.multiplier_percent if current_tier else 100,
+            default_rate=context.settings.points_per_dollar,
+            campaigns=context.campaigns_at(purchased_at),
+        )
+        purchase = Purchase(
+            patient=patient,
+            source=sale.source,
+            external_id=_external_id(sale),
+            total_cents=quote["total_cents"],
+            points=quote["points"],
+            tier_multiplier_percent=quote["tier_multiplier_percent"],
+            purchased_at=purchased_at,
+            recorded_by=sale.actor,
+            payment_method=sale.payment_method[:30],
+            note=sale.note[:300],
+        )
+        purchase.lines_written = [
+            PurchaseLine(
+                purchase=purchase,
+                item=p["line"].item,
+                name=(p["line"].item.name if p["line"].item else p["line"].name)[:120],
+                category=p["line"].bought_category,
+                quantity=p["line"].quantity,
+                unit_price_cents=p["line"].unit_price_cents,
+                total_cents=p["total_cents"],
+                base_points=p["base"],
+                weighted_points=p["weighted"],
+                campaign=p["campaign"],
+            )
+            for p in quote["lines"]
+        ]
+        self.purchases.append(purchase)
+        self.lines.extend(purchase.lines_written)
+
+        if account.last_purchase_at is None or purchased_at >= account.last_purchase_at:
+            account.last_purchase_at = purchased_at
+            account.expires_at = purchased_at + timedelta(days=context.settings.expiry_days)
+        known = context.categories_bought.get(patient.pk, set())
+        new_categories = _new_categories(lines=sale.lines, known=known) if context.cross_booking else []
+        known.update(line.category.lower() for line in purchase.lines_written)
+        if context.cross_booking:
+            context.categories_bought[patient.pk] = known
+        if purchase.points:
+            self._post(
+                account,
+                purchase.points,
+                LedgerEntry.Kind.PURCHASE,
+                source=purchase,
+                actor=sale.actor,
+                note=f"Purchase of {format_money(purchase.total_cents)}",
+                purchase=purchase,
+            )
+        self._activity(
+            patient,
+            Activity.Kind.PURCHASE,
+            f"Purchase of {format_money(purchase.total_cents)}: earned {format_points(purchase.points)}",
+            actor=sale.actor,
+            data={"purchase_id": None, "points": purchase.points, "source": sale.source},
+            source=purchase,
+        )
+        if new_categories and patient.pk not in context.cross_booking_done:
+            self._award_cross_booking(account, patient, new_categories)
+        self._evaluate_tier(account, patient)
+        purchase.balance_after = account.balance
+        return purchase
+
+    def _post(self, account: PointsAccount, delta: int, kind: str, *, source, **entry) -> None:
+        """_post_to_locked_account's rules for an earning, on the account's state in memory."""
+        account.balance += delta
+        account.lifetime_earned += delta
+        if account.expires_at is None or account.expires_at <= self.now:
+            account.expires_at = self.now + timedelta(days=self.context.settings.expiry_days)
+        self.context.earned_recently[account.patient_id] = (
+            self.context.earned_recently.get(account.patient_id, 0) + delta
+        )
+        ledger_entry = LedgerEntry(account=account, kind=kind, delta=delta, balance_after=account.balance, **entry)
+        self.entries.append((ledger_entry, source))
+
+    def _activity(self, patient, kind, summary, *, source=None, actor=None, data=None) -> None:
+        activity = Activity(patient=patient, kind=kind, summary=summary[:300], actor=actor, data=data or {})
+        self.activities.append((activity, source))
+
+    def _award_cross_booking(self, account: PointsAccount, patient: Patient, categories: list[str]) -> None:
+        action = self.context.cross_booking
+        note = f"First {', '.join(categories)} purchase"
+        limit_key = _limit_key(action, self.now)
+        award = ActionAward(action=action, patient=patient, limit_key=limit_key, points=action.points, note=note)
+        self.awards.append(award)
+        if limit_key:
+            self.context.cross_booking_done.add(patient.pk)
+        if action.points:
+            self._post(account, action.points, LedgerEntry.Kind.BONUS, source=award, award=award, note=note)
+        self._activity(
+            patient,
+            Activity.Kind.BONUS,
+            f"{action.name}: {format_number(action.points)} bonus points ({note})",
+            data={"action_id": action.pk, "award_id": None},
+            source=award,
+        )
+
+    def _evaluate_tier(self, account: PointsAccount, patient: Patient) -> None:
+        previous = self.context.tier(account.tier_id)
+        tier = tier_for(max(self.context.earned_recently.get(patient.pk, 0), 0), self.context.tiers)
+        if tier != previous:
+            account.tier = tier
+            self.activities.append((_tier_change_activity(patient=patient, tier=tier, previous=previous), None))
+
+    def save(self) -> None:
+        Purchase.objects.bulk_create(self.purchases)
+        PurchaseLine.objects.bulk_create(self.lines)
+        ActionAward.objects.bulk_create(self.awards)
+        for entry, source in self.entries:
+            if entry.kind == LedgerEntry.Kind.PURCHASE:
+                entry.idempotency_key = f"purchase:{source.pk}"
+            else:
+                entry.idempotency_key = f"award:{source.pk}"
+            entry.note = entry.note[:300]
+        LedgerEntry.objects.bulk_create([entry for entry, _ in self.entries])
+        for activity, source in self.activities:
+            if isinstance(source, Purchase):
+                activity.data["purchase_id"] = source.pk
+            elif isinstance(source, ActionAward):
+                activity.data["award_id"] = source.pk
+        Activity.objects.bulk_create([activity for activity, _ in self.activities])
+        for account in self.accounts.values():
+            account.updated_at = self.now
+        PointsAccount.objects.bulk_update(
+            self.accounts.values(),
+            ["balance", "lifetime_earned", "last_purchase_at", "expires_at", "tier", "updated_at"],
+        )
+
+
+def lock_patient_accounts(patient_ids: list[int]) -> dict[int, PointsAccount]:
+    """The points accounts of these patients, locked in primary-key order (opened first where missing), by
+    patient id. New accounts get higher keys than every existing one, so locking them second keeps the order."""
+    wanted = set(patient_ids)
+    accounts = {account.patient_id: account for account in _locked(PointsAccount.objects.filter(patient_id__in=wanted))}
+    if missing := wanted - accounts.keys():
+        PointsAccount.objects.bulk_create(
+            [PointsAccount(patient_id=patient_id) for patient_id in sorted(missing)], ignore_conflicts=True
+        )
+        created = _locked(PointsAccount.objects.filter(patient_id__in=missing))
+        accounts.update({account.patient_id: account for account in created})
+    return accounts
 
 
 def _new_categories(*, lines: list[LineIn], known: set[str]) -> list[str]:
@@ -503,22 +721,10 @@ def _new_categories(*, lines: list[LineIn], known: set[str]) -> list[str]:
         return []
     seen: list[str] = []
     for line in lines:
-        category = (line.item.category if line.item else line.category).strip()
+        category = line.bought_category.strip()
         if category and category.lower() not in known and category.lower() not in {s.lower() for s in seen}:
             seen.append(category)
     return seen
-
-
-def _award_cross_booking(*, patient: Patient, categories: list[str]) -> bool:
-    """Award the cross-booking bonus if the practice has one; returns whether it was awarded."""
-    action = EarningAction.objects.filter(kind=EarningAction.Kind.CROSS_BOOKING, is_active=True).first()
-    if action is None:
-        return False
-    try:
-        award_action(patient=patient, action=action, note=f"First {', '.join(categories)} purchase")
-    except (ActionLimitReached, ActionNotAvailable):
-        return False  # the limit set on the action decides; a refused bonus never blocks the purchase
-    return True
 
 
 # ---------------------------------------------------------------- refunds

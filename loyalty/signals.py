@@ -6,8 +6,9 @@ queues (practices.tasks.enqueue_for_practice), are committed with the change or 
 
 from django.dispatch import Signal
 
-# A purchase was recorded (not sent for repeats). kwargs: purchase, schema_name.
-purchase_recorded = Signal()
+# Purchases were recorded together, one or a batch (repeats are not sent). kwargs: purchases (in the order
+# recorded), schema_name.
+purchases_recorded = Signal()
 
 # Points were taken back for a refund. kwargs: refund, schema_name.
 # The referrals app claws back the rewards of a referral whose qualifying purchase was refunded.

@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from accounts.models import User
 from patients.models import Patient
 from practices import audit
+from practices.selectors import current_practice
 
 from .errors import ActionLimitReached, ActionNotAvailable, LoyaltyError
 from .models import Campaign, CatalogItem, EarningAction, ProgramSettings, Purchase, PurchaseLine, Refund, Tier
@@ -146,6 +147,7 @@ def update_program(
     changed in the audit trail."""
     audit.require_actor(actor)
     with transaction.atomic():
+        ProgramSettings.objects.get_or_create(pk=1)  # saved with the defaults first, so the audit shows the change
         settings_row = program_settings()
         was = audit.stored(settings_row, PROGRAM_FIELDS)
         settings_row.points_per_dollar = points_per_dollar
@@ -155,7 +157,7 @@ def update_program(
         settings_row.invite_unknown_pos_patients = invite_unknown_pos_patients
         settings_row.save()
         diff = audit.changes(was, settings_row, PROGRAM_FIELDS)
-        practice = connection.tenant
+        practice = current_practice()
         if practice.time_zone != time_zone:
             diff["before"]["time_zone"], diff["after"]["time_zone"] = practice.time_zone, time_zone
             practice.time_zone = time_zone

@@ -114,11 +114,6 @@ class PosApiThrottle(_WindowThrottle):
     def ident(self, request, view) -> str | None:
         return str(request.auth.pk) if isinstance(request.auth, ApiKey) else None
 
-    def allows_key(self, key: ApiKey) -> bool:
-        """The same check for a request answered outside DRF's request cycle (the POS's usual purchase)."""
-        self.seconds_to_wait = hit(self.scope, str(key.pk))
-        return self.seconds_to_wait == 0
-
 
 def too_many_requests(request, wait: int) -> HttpResponse:
     """The plain "too many attempts" page, 429 with Retry-After."""

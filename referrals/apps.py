@@ -8,7 +8,7 @@ class ReferralsConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from loyalty.demo import seed_purchases
-        from loyalty.signals import purchase_recorded, purchase_refunded
+        from loyalty.signals import purchase_refunded, purchases_recorded
         from patients.codes import register_code_resolver
         from patients.records import register_record_part
         from patients.signals import patient_joined
@@ -25,7 +25,7 @@ class ReferralsConfig(AppConfig):
         register_code_resolver(receivers.resolve_code)
         register_record_part(REFERRALS_PART)
         patient_joined.connect(receivers.on_patient_joined, dispatch_uid="referrals-joined")
-        purchase_recorded.connect(receivers.on_purchase_recorded, dispatch_uid="referrals-purchase")
+        purchases_recorded.connect(receivers.on_purchases_recorded, dispatch_uid="referrals-purchase")
         purchase_refunded.connect(receivers.on_purchase_refunded, dispatch_uid="referrals-refund")
         post_save.connect(receivers.on_staff_saved, sender=StaffMember, dispatch_uid="referrals-staff-code")
         register_patient_panel(

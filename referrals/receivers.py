@@ -22,13 +22,20 @@ def on_patient_joined(sender, patient, signup_code, schema_name, arrived_from=""
             record_signup(patient=patient, code=signup_code, source=arrived_from)
 
 
-def on_purchase_recorded(sender, purchase, schema_name, **kwargs) -> None:
-    # Most purchases are not a referred patient's first: only those with a pending referral queue a task.
+def on_purchases_recorded(sender, purchases, schema_name, **kwargs) -> None:
+    # Most purchases are not a referred patient's first: only those of patients with a pending referral queue
+    # a task (one query for the whole batch).
     with in_practice_schema(schema_name):
-        if Referral.objects.filter(referred_id=purchase.patient_id, status=Referral.Status.PENDING).exists():
-            enqueue_for_practice(
-                "referrals.tasks.qualify", purchase.pk, schema_name=schema_name, key=f"qualify:{purchase.pk}"
-            )
+        referred = set(
+            Referral.objects.filter(
+                referred_id__in={purchase.patient_id for purchase in purchases}, status=Referral.Status.PENDING
+            ).values_list("referred_id", flat=True)
+        )
+        for purchase in purchases:
+            if purchase.patient_id in referred:
+                enqueue_for_practice(
+                    "referrals.tasks.qualify", purchase.pk, schema_name=schema_name, key=f"qualify:{purchase.pk}"
+                )
 
 
 def on_purchase_refunded(sender, refund, schema_name, **kwargs) -> None:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from loyalty.errors import ActionLimitReached
 from loyalty.models import ActionAward, Campaign, CatalogItem, EarningAction, LedgerEntry, PointsAccount
 from loyalty.services import LineIn, award_action, post_points, program_settings, record_purchase, refund_purchase
+from tests.conftest import set_time_zone
 from tests.factories import CatalogItemFactory, EarningActionFactory, PatientFactory, TierFactory
 
 
@@ -19,13 +20,12 @@ def patient(alpha):
 
 @pytest.fixture
 def los_angeles(alpha):
-    """Practice alpha in Los Angeles (the Practice row is public: saved in place, then put back)."""
+    """Practice alpha in Los Angeles, its zone the current one (the Practice row is public: saved in place, then
+    put back)."""
     previous = alpha.time_zone
-    alpha.time_zone = "America/Los_Angeles"
-    alpha.save(update_fields=["time_zone"])
+    set_time_zone(alpha, "America/Los_Angeles")
     yield alpha
-    alpha.time_zone = previous
-    alpha.save(update_fields=["time_zone"])
+    set_time_zone(alpha, previous)
 
 
 def buy(patient, *lines: LineIn, **options):
@@ -145,12 +145,9 @@ def test_campaign_and_tier_multiply_together(patient):
 
 
 def test_a_repeated_till_transaction_id_records_one_purchase(patient):
-    first, created = record_purchase(
-        patient=patient, lines=[line(CatalogItemFactory())], source="pos", external_id="T-1"
-    )
-    again, created_again = record_purchase(
-        patient=patient, lines=[line(CatalogItemFactory())], source="pos", external_id="T-1"
-    )
+    item = CatalogItemFactory()
+    first, created = record_purchase(patient=patient, lines=[line(item)], source="pos", external_id="T-1")
+    again, created_again = record_purchase(patient=patient, lines=[line(item)], source="pos", external_id="T-1")
     assert (first.pk, created, created_again) == (again.pk, True, False)
     assert balance(patient) == 100
 

@@ -1,4 +1,5 @@
-"""How record_purchase reads and writes: the same rules as the ORM functions, in fewer statements."""
+"""How purchases are read and written: one context read (fetch_purchase_context) for the quote, the checkout and
+every batch, and a fixed number of statements whatever the number of sales."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -7,16 +8,18 @@ import time_machine
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from loyalty.errors import IdempotencyConflict
 from loyalty.models import Campaign, EarningAction, LedgerEntry, PointsAccount, ProgramSettings, PurchaseLine, Tier
-from loyalty.rows import fetch_rows, insert_rows, update_row
 from loyalty.services import (
     LineIn,
-    _lock_account_for_purchase,
-    _purchase_context,
+    Sale,
+    fetch_purchase_context,
+    lock_patient_accounts,
     points_earned_recently,
     post_points,
     program_settings,
     record_purchase,
+    record_purchases,
     refund_purchase,
 )
 from patients.models import Activity
@@ -37,8 +40,8 @@ def buy(patient, *items, **options):
 
 def context_of(patient, at=NOW):
     with transaction.atomic():
-        account, _ = _lock_account_for_purchase(patient=patient, external_id=None)
-        return _purchase_context(account=account, patient=patient, at=at)
+        account = lock_patient_accounts([patient.pk])[patient.pk]
+        return fetch_purchase_context(accounts=[account], times=[at])
 
 
 @time_machine.travel(NOW, tick=False)
@@ -79,19 +82,19 @@ def test_the_purchase_context_reads_what_the_orm_functions_read(patient):
         Tier.objects.order_by("-threshold_points").values_list("pk", flat=True)
     )
     running = Campaign.objects.filter(is_active=True, starts_at__lte=NOW, ends_at__gt=NOW)
-    assert {c.pk for c in context.campaigns} == set(running.values_list("pk", flat=True))
-    assert {(c.category, c.multiplier_percent) for c in context.campaigns} == {("", 200), ("Facials", 200)}
+    assert {c.pk for c in context.campaigns_at(NOW)} == set(running.values_list("pk", flat=True))
+    assert {(c.category, c.multiplier_percent) for c in context.campaigns_at(NOW)} == {("", 200), ("Facials", 200)}
     account = PointsAccount.objects.get(patient=patient)
     # In the window: 600 (facials, 3 per dollar), 330 (injectables, at Silver), 25 (cross-booking), -600 (refund).
-    assert max(context.earned_recently, 0) == points_earned_recently(account=account) == 355
+    assert max(context.earned_recently[patient.pk], 0) == points_earned_recently(account=account) == 355
     categories = PurchaseLine.objects.filter(purchase__patient=patient).values_list("category", flat=True)
-    assert context.known_categories == {category.lower() for category in categories}
+    assert context.categories_bought[patient.pk] == {category.lower() for category in categories}
 
 
 def test_without_a_cross_booking_bonus_the_categories_bought_are_not_read(patient):
     buy(patient, CatalogItemFactory(category="Facials"))
 
-    assert context_of(patient).known_categories == set()
+    assert context_of(patient).categories_bought == {}
 
 
 def test_a_practice_without_program_settings_gets_the_defaults(patient):
@@ -100,7 +103,7 @@ def test_a_practice_without_program_settings_gets_the_defaults(patient):
     context = context_of(patient)
 
     assert (context.settings.points_per_dollar, context.settings.expiry_days) == (1, 365)
-    assert ProgramSettings.objects.filter(pk=1).exists()
+    assert not ProgramSettings.objects.filter(pk=1).exists()  # reading never writes
 
 
 def test_the_earnings_sum_can_be_negative_before_the_purchase_counts(patient):
@@ -111,7 +114,7 @@ def test_the_earnings_sum_can_be_negative_before_the_purchase_counts(patient):
         old = buy(patient, CatalogItemFactory(price_cents=30_000))
     with time_machine.travel(NOW, tick=False):
         refund_purchase(purchase=old)
-        assert context_of(patient).earned_recently == -300
+        assert context_of(patient).earned_recently[patient.pk] == -300
         buy(patient, CatalogItemFactory(price_cents=35_000))
 
     assert PointsAccount.objects.get(patient=patient).tier is None  # -300 + 350 = 50 < 100
@@ -136,12 +139,12 @@ def test_a_purchase_that_reaches_a_tier_writes_it_with_the_balance(patient):
     ]
 
 
-def test_a_repeated_transaction_id_is_found_under_the_lock_and_writes_nothing(patient):
+def test_a_repeated_transaction_id_answers_the_first_and_writes_nothing(patient):
     item = CatalogItemFactory(price_cents=10_000)
     first = buy(patient, item, external_id="T-9")
 
     purchase, created = record_purchase(
-        patient=patient, lines=[LineIn(quantity=2, unit_price_cents=1, item=item)], source="pos", external_id="T-9"
+        patient=patient, lines=[LineIn(quantity=1, unit_price_cents=10_000, item=item)], source="pos", external_id="T-9"
     )
 
     assert (purchase.pk, created) == (first.pk, False)
@@ -149,38 +152,50 @@ def test_a_repeated_transaction_id_is_found_under_the_lock_and_writes_nothing(pa
     assert patient.activities.count() == 1
 
 
-# ---------------------------------------------------------------- the statements themselves
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"lines": [LineIn(quantity=2, unit_price_cents=10_000)]},
+        {"price": 9_000},
+        {"other_patient": True},
+        {"purchased_at": NOW - timedelta(days=1)},
+    ],
+    ids=["quantity", "price", "patient", "time"],
+)
+def test_a_transaction_id_sent_again_for_a_different_sale_is_refused(patient, change):
+    item = CatalogItemFactory(price_cents=10_000)
+    buy(patient, item, external_id="T-9", purchased_at=NOW)
+    quantity = change.get("lines", [LineIn(quantity=1, unit_price_cents=0)])[0].quantity
+    lines = [LineIn(quantity=quantity, unit_price_cents=change.get("price", 10_000), item=item)]
+    who = PatientFactory() if change.get("other_patient") else patient
+
+    with pytest.raises(IdempotencyConflict):
+        record_purchase(
+            patient=who, lines=lines, source="pos", external_id="T-9", purchased_at=change.get("purchased_at", NOW)
+        )
+
+    assert LedgerEntry.objects.count() == 1
 
 
-def test_insert_and_update_write_what_save_would(patient):
-    account = PointsAccount.objects.get(patient=patient)
-    entry = LedgerEntry(account=account, kind=LedgerEntry.Kind.BONUS, delta=5, balance_after=5, note="Welcome")
+def test_a_batch_costs_the_same_statements_as_one_sale(patient):
+    items = [CatalogItemFactory(price_cents=1_000 * n, category=f"C{n}") for n in range(1, 4)]
+    EarningActionFactory(kind=EarningAction.Kind.CROSS_BOOKING, points=25)
+    TierFactory(name="Silver", threshold_points=30, multiplier_percent=110)
+    patients = [PatientFactory() for _ in range(20)]
+    buy(patients[0], items[0])
 
-    insert_rows([entry])
-    account.balance = 5
-    update_row(account, ["balance", "updated_at"])
+    def statements(sales):
+        with CaptureQueriesContext(connection) as queries:
+            results = record_purchases(sales)
+        assert all(result.created for result in results)
+        return len(queries.captured_queries)
 
-    stored = LedgerEntry.objects.get(pk=entry.pk)
-    assert (stored.kind, stored.delta, stored.note, stored.idempotency_key, stored.source_type) == (
-        "bonus",
-        5,
-        "Welcome",
-        None,
-        "",
+    one = statements([Sale(patient=patients[1], lines=[LineIn(1, 1_000, items[0])], source="pos")])
+    many = statements(
+        [
+            Sale(patient=p, lines=[LineIn(1, 1_000 * (n % 3 + 1), items[n % 3])], source="pos", external_id=f"B{n}")
+            for n, p in enumerate(patients * 3)
+        ]
     )
-    assert stored.created_at == entry.created_at is not None
-    account.refresh_from_db()
-    assert account.balance == 5
 
-
-def test_fetch_rows_builds_instances_as_the_orm_does(patient):
-    found = fetch_rows(
-        PointsAccount,
-        "SELECT {columns}, 41 + 1 FROM loyalty_pointsaccount t WHERE t.patient_id = %s",
-        [patient.pk],
-        extra=("answer",),
-    )
-
-    assert found == [PointsAccount.objects.get(patient=patient)]
-    assert found[0].answer == 42
-    assert found[0].patient_id == patient.pk
+    assert many <= one + 2  # the accounts opened for the new patients, and the bonus awards
