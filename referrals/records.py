@@ -15,6 +15,7 @@ from django.db.models import Count, Q
 
 from patients.models import Patient
 from patients.records import ExportTable, MergeStep, RecordPart
+from practices import locking
 
 from .codes import code_for_patient
 from .models import Referral, ReferralCode, ReferralReward, TextInvite
@@ -32,7 +33,7 @@ def _involving(patients: list[Patient]):
 def lock(patients: list[Patient]) -> None:
     """The referrals these patients made or joined with, in primary-key order, before the points accounts:
     giving or taking back a referral's rewards locks the referral, then the account, and so must a merge."""
-    list(_involving(patients).select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
+    locking.lock(_involving(patients).values_list("pk", flat=True))
 
 
 def refusals(kept: Patient, merged: Patient) -> list[str]:

@@ -25,6 +25,7 @@ from patients.phones import normalize_phone
 from patients.services import patient_by_phone, record_activity
 from practices import audit
 from practices.formatting import format_money, format_number
+from practices.locking import lock, lock_get, lock_one
 from practices.models import BackgroundTask, Practice, SupportEscalation
 from practices.selectors import current_practice, practice_url
 from practices.tasks import enqueue_for_practice
@@ -168,7 +169,7 @@ def record_signup(*, patient: Patient, code: str, source: str = "") -> Referral 
         found = find_code(code)
         if found is not None:
             # Serialises sign-ups with the same code, so a yearly limit is never overshot.
-            ReferralCode.objects.select_for_update().filter(pk=found.pk).first()
+            lock_one(ReferralCode.objects.filter(pk=found.pk))
         if (existing := Referral.objects.filter(referred=patient).first()) is not None:
             return existing
         now = timezone.now()
@@ -278,11 +279,7 @@ def qualify(*, purchase_id: int) -> Referral | None:
         return None
     program = referral_settings()
     with transaction.atomic():
-        referral = (
-            Referral.objects.select_for_update(of=("self",))
-            .filter(referred_id=purchase.patient_id, status=Referral.Status.PENDING)
-            .first()
-        )
+        referral = lock_one(Referral.objects.filter(referred_id=purchase.patient_id, status=Referral.Status.PENDING))
         if referral is None or purchase.total_cents < program.min_purchase_cents:
             return None
         if purchase.purchased_at < referral.created_at - PURCHASE_CLOCK_SKEW:
@@ -398,7 +395,7 @@ def issue_rewards(*, referral_id: int) -> list[ReferralReward]:
     program = referral_settings()
     given: list[ReferralReward] = []
     with transaction.atomic():
-        locked = Referral.objects.select_for_update(of=("self",)).filter(pk=referral_id).first()
+        locked = lock_one(Referral.objects.filter(pk=referral_id))
         if locked is None or locked.status != Referral.Status.QUALIFIED:
             return given
         # Read what it points to once the lock is ours, in a statement of its own: joined in the locking one,
@@ -483,11 +480,7 @@ def claw_back(*, refund_id: int) -> Referral | None:
     program = referral_settings()
     purchase = refund.purchase
     with transaction.atomic():
-        referral = (
-            Referral.objects.select_for_update(of=("self",))
-            .filter(qualifying_purchase=purchase, status__in=QUALIFIED_STATUSES)
-            .first()
-        )
+        referral = lock_one(Referral.objects.filter(qualifying_purchase=purchase, status__in=QUALIFIED_STATUSES))
         if referral is None:
             return None
         if refund.created_at > purchase.purchased_at + timedelta(days=program.clawback_days):
@@ -496,7 +489,7 @@ def claw_back(*, refund_id: int) -> Referral | None:
         if purchase.total_cents - refunded >= program.min_purchase_cents:
             return None
         now = timezone.now()
-        for reward in referral.rewards.select_for_update().filter(reversed_at__isnull=True):
+        for reward in lock(referral.rewards.filter(reversed_at__isnull=True)):
             _take_back(reward=reward, referral=referral, now=now)
         referral.status = Referral.Status.REVERSED
         referral.reversed_at = now
@@ -573,7 +566,7 @@ def text_a_friend(*, patient: Patient, code: ReferralCode, phone: str, friend_na
     now = timezone.now()
     digest = _phone_hash(number)
     with transaction.atomic():
-        Patient.objects.select_for_update().filter(pk=patient.pk).first()  # one invite at a time per patient
+        lock_one(Patient.objects.filter(pk=patient.pk))  # one invite at a time per patient
         sent_today = TextInvite.objects.filter(patient=patient, created_at__gte=now - timedelta(days=1)).count()
         if sent_today >= TEXT_INVITES_PER_DAY:
             raise InviteRefused(f"You can text {TEXT_INVITES_PER_DAY} friends a day. Try again tomorrow.")
@@ -710,7 +703,7 @@ def update_referral_settings(*, actor: User, **values) -> dict[str, tuple]:
         raise TypeError(f"Not referral settings: {', '.join(sorted(unknown))}")
     with transaction.atomic():
         referral_settings()
-        row = ReferralSettings.objects.select_for_update().get(pk=1)
+        row = lock_get(ReferralSettings.objects, pk=1)
         changes = {name: (getattr(row, name), value) for name, value in values.items() if getattr(row, name) != value}
         for name, (_, value) in changes.items():
             setattr(row, name, value)

@@ -14,6 +14,7 @@ from django.db import transaction
 
 from accounts.models import User
 from practices import audit
+from practices.locking import lock_one
 
 from .models import LeaderboardScreen
 
@@ -42,7 +43,7 @@ def screen_for(token: str) -> LeaderboardScreen | None:
 def replace_tv_link(*, actor: User | audit.System) -> LeaderboardScreen:
     """A new secret link for the TV leaderboard; the previous one (if any) stops working in this transaction."""
     audit.require_actor(actor)
-    had_one = LeaderboardScreen.objects.select_for_update().filter(pk=1).exists()
+    had_one = lock_one(LeaderboardScreen.objects.filter(pk=1)) is not None
     LeaderboardScreen.objects.filter(pk=1).delete()
     screen = LeaderboardScreen.objects.create(
         pk=1, token=secrets.token_urlsafe(TOKEN_BYTES), created_by=actor if isinstance(actor, User) else None
@@ -62,7 +63,7 @@ def replace_tv_link(*, actor: User | audit.System) -> LeaderboardScreen:
 def turn_off_tv_link(*, actor: User | audit.System) -> bool:
     """No TV link any more: the current one stops working. False when there was none."""
     audit.require_actor(actor)
-    screen = LeaderboardScreen.objects.select_for_update().filter(pk=1).first()
+    screen = lock_one(LeaderboardScreen.objects.filter(pk=1))
     if screen is None:
         return False
     audit.record(actor=actor, action="leaderboard_link.turned_off", target=screen, before={"link": "active"}, after={})

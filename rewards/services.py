@@ -15,6 +15,7 @@ from loyalty.services import ensure_account, lock_accounts, post_points
 from patients.models import Activity, Patient
 from patients.services import record_activity
 from practices.formatting import format_money, format_number
+from practices.locking import lock_get
 from practices.selectors import current_practice
 
 from .errors import (
@@ -106,10 +107,10 @@ def redeem_reward(*, patient: Patient, reward: Reward, actor: User | None = None
     """
     ensure_account(patient=patient)
     with transaction.atomic():
-        account = PointsAccount.objects.select_for_update(of=("self",)).select_related("tier").get(patient=patient)
+        account = lock_get(PointsAccount.objects.select_related("tier"), patient=patient)
         if form_token and (done := Redemption.objects.filter(patient=patient, form_token=form_token).first()):
             return done
-        reward = Reward.objects.select_for_update(of=("self",)).select_related("min_tier").get(pk=reward.pk)
+        reward = lock_get(Reward.objects.select_related("min_tier"), pk=reward.pk)
         now = timezone.now()
         check_redeemable(reward=reward, patient=patient, account=account, now=now)
         if reward.stock is not None:
@@ -167,11 +168,7 @@ def _create_redemption(
 
 
 def _lock_redemption(*, redemption_id: int) -> Redemption:
-    return (
-        Redemption.objects.select_for_update(of=("self",))
-        .select_related("reward", "patient__user")
-        .get(pk=redemption_id)
-    )
+    return lock_get(Redemption.objects.select_related("reward", "patient__user"), pk=redemption_id)
 
 
 def _give_points_back(*, redemption: Redemption, actor: User | None, why: str) -> int:
@@ -203,7 +200,7 @@ def cancel_redemption(*, redemption: Redemption, actor: User | None = None) -> R
                 f"Voucher {redemption.voucher_code} is {redemption.get_status_display().lower()}: "
                 "it can't be cancelled."
             )
-        reward = Reward.objects.select_for_update(of=("self",)).get(pk=redemption.reward_id)
+        reward = lock_get(Reward.objects, pk=redemption.reward_id)
         if reward.stock is not None:
             reward.stock += 1
             reward.save(update_fields=["stock"])

@@ -14,6 +14,7 @@ from django.db.models import Max
 from accounts.models import User
 from loyalty.models import CatalogItem, Tier
 from practices import audit
+from practices.locking import lock, lock_get
 
 from .models import Redemption, Reward, RewardSettings
 from .services import cancel_redemption, reward_settings, use_voucher
@@ -106,7 +107,7 @@ def move_reward(*, reward: Reward, direction: Literal["up", "down"], actor: User
     The whole list is renumbered, so rewards that shared a display order get distinct ones.
     """
     audit.require_actor(actor)
-    locked = list(Reward.objects.select_for_update().order_by("pk"))
+    locked = lock(Reward.objects)
     ordered = sorted(locked, key=lambda r: (r.display_order, r.points_cost, r.pk))
     index = next(i for i, r in enumerate(ordered) if r.pk == reward.pk)
     other = index - 1 if direction == "up" else index + 1
@@ -133,7 +134,7 @@ def move_reward(*, reward: Reward, direction: Literal["up", "down"], actor: User
 def set_reward_active(*, reward: Reward, is_active: bool, actor: User) -> Reward:
     """Switch a reward on or off, recorded in the audit trail; vouchers already issued stay usable either way."""
     audit.require_actor(actor)
-    reward = Reward.objects.select_for_update().get(pk=reward.pk)
+    reward = lock_get(Reward.objects, pk=reward.pk)
     was = audit.snapshot(reward, ["is_active"])
     reward.is_active = is_active
     reward.save(update_fields=["is_active"])
@@ -151,7 +152,7 @@ def remove_reward(*, reward: Reward, actor: User) -> bool:
     The row lock is the one redeem_reward takes, so no voucher can be issued between the check and the delete.
     """
     audit.require_actor(actor)
-    reward = Reward.objects.select_for_update().get(pk=reward.pk)
+    reward = lock_get(Reward.objects, pk=reward.pk)
     if Redemption.objects.filter(reward=reward).exists():
         was = audit.snapshot(reward, ["is_active"])
         reward.is_active = False
