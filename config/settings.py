@@ -161,9 +161,8 @@ else:
 # Seconds a connection is kept for the next request. Off in development: runserver serves each request on a
 # thread of its own, and a connection kept by every one of them would add up to PostgreSQL's limit.
 _database["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "0" if DEBUG else "60"))
-# django-tenants' backend, which sets the practice's search_path; ours skips setting it again when a
-# request enters the practice the connection is already in (config/db_backend/base.py).
-_database["ENGINE"] = "config.db_backend"
+# django-tenants' backend, which sets the practice's search_path.
+_database["ENGINE"] = "django_tenants.postgresql_backend"
 # Set the search_path once per connection and practice, not before every statement (it is set again when
 # the practice changes, on rollback and on reconnect).
 TENANT_LIMIT_SET_CALLS = True

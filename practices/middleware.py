@@ -1,61 +1,38 @@
-from functools import cache
-
-from django.core.exceptions import DisallowedHost
-from django.db import connection
-from django.http import HttpResponseBadRequest, HttpResponseNotFound, JsonResponse
+from django.http import HttpResponseBadRequest, JsonResponse
+from django.utils import timezone
 from django_tenants.middleware.main import TenantMainMiddleware
-from django_tenants.utils import get_public_schema_name, get_tenant_domain_model
 
 from .errors import error_body
-from .models import Domain, Practice
+from .selectors import current_practice_or_none
 
 
 class PracticeMiddleware(TenantMainMiddleware):
-    """Route each request to its practice by host; inactive practices are unknown hosts.
+    """django-tenants' middleware: the practice is found by host, inactive practices are unknown hosts (404),
+    and the practice's time zone is active while its request is served (practices.tenancy).
 
     (`/healthz` is answered before this runs, on any host: practices.health.HealthMiddleware.)
     """
 
-    def process_request(self, request):
-        # As django-tenants does, except that the connection is not switched to the public schema to find
-        # the practice (a SET search_path on every request): get_tenant names the public schema itself.
-        try:
-            hostname = self.hostname_from_request(request)
-        except DisallowedHost:
-            connection.set_schema_to_public()
-            return HttpResponseNotFound()
-        domain_model = get_tenant_domain_model()
-        try:
-            tenant = self.get_tenant(domain_model, hostname)
-        except domain_model.DoesNotExist:
-            connection.set_schema_to_public()
-            return self.no_tenant_found(request, hostname)
-        tenant.domain_url = hostname
-        request.tenant = tenant
-        connection.set_tenant(tenant)
-        self.setup_url_routing(request)
-        return None
+    # The time zone is put back around a synchronous call (below); under ASGI Django adapts the middleware.
+    async_capable = False
+
+    def __call__(self, request):
+        # No zone is active before the practice is known, and whatever was active before is back afterwards,
+        # also when the view raised (Django turns the exception into a response inside the call).
+        with timezone.override(None):
+            return super().__call__(request)
 
     def get_tenant(self, domain_model, hostname):
-        # On every request, so in plain SQL (building the ORM query costs more than running it), on the public
-        # schema's tables whatever schema the connection is in.
-        with connection.cursor() as cursor:
-            cursor.execute(_practice_by_domain_sql(), [hostname])
-            row = cursor.fetchone()
-        if row is None:
-            raise domain_model.DoesNotExist
-        return Practice.from_db(connection.alias, [field.attname for field in Practice._meta.concrete_fields], row)
+        # The connection is on the public schema here (django-tenants switches to it first).
+        return domain_model.objects.select_related("tenant").get(domain=hostname, tenant__is_active=True).tenant
 
-
-@cache
-def _practice_by_domain_sql() -> str:
-    quote = connection.ops.quote_name
-    public = quote(get_public_schema_name())
-    columns = ", ".join(f"p.{quote(field.column)}" for field in Practice._meta.concrete_fields)
-    return (
-        f"SELECT {columns} FROM {public}.{quote(Practice._meta.db_table)} p"  # noqa: S608
-        f" JOIN {public}.{quote(Domain._meta.db_table)} d ON d.tenant_id = p.id WHERE d.domain = %s AND p.is_active"
-    )
+    def process_request(self, request):
+        response = super().process_request(request)
+        # The platform's own host speaks for every practice: it keeps the server's zone (UTC), and what it
+        # shows of one practice names that practice's zone explicitly (practices.tenancy.zone_of).
+        if response is None and (practice := current_practice_or_none()) is not None:
+            timezone.activate(practice.time_zone)
+        return response
 
 
 def reject_nul_bytes(get_response):

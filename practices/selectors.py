@@ -95,15 +95,25 @@ def short_name(practice: Practice) -> str:
 
 
 def current_practice() -> Practice:
-    """The practice the connection is in, as a model instance.
+    """The practice the connection is in, as a model instance: the one way to know it (practices.tenancy).
 
-    Inside tasks (schema_context) connection.tenant is a stand-in that knows only the schema name,
-    so the practice row is read then.
+    Under django-tenants' `schema_context` the connection holds a stand-in that knows only the schema name:
+    the practice's row is read then, once, and kept on the stand-in.
     """
     tenant = connection.tenant
     if isinstance(tenant, Practice):
         return tenant
-    return Practice.objects.get(schema_name=connection.schema_name)
+    practice = getattr(tenant, "practice", None)
+    if practice is None or practice.schema_name != connection.schema_name:
+        practice = tenant.practice = Practice.objects.get(schema_name=connection.schema_name)
+    return practice
+
+
+def current_practice_or_none() -> Practice | None:
+    """The current practice, or None on the platform's own schema (its host, platform commands)."""
+    if connection.schema_name == settings.PUBLIC_SCHEMA_NAME:
+        return None
+    return current_practice()
 
 
 def task_backlog(*, now=None) -> dict:

@@ -6,12 +6,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django_tenants.utils import get_public_schema_name, schema_context, schema_exists, tenant_context
+from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
 from accounts.models import User
 
 from .errors import InvalidOwner, InvalidSlug, PlatformDomainRefused, SlugTaken
 from .models import Domain, Practice, StaffMember, new_invite_code
+from .tenancy import practice_context
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 RESERVED_SLUGS = {"www", "api", "admin", "app", "static", "media", "public", "mail", "staff", "platform"}
@@ -82,7 +83,7 @@ def create_practice(
             )
             practice.save(verbosity=0)
             Domain.objects.create(domain=f"{slug}.{settings.BASE_DOMAIN}", tenant=practice, is_primary=True)
-            with tenant_context(practice):
+            with practice_context(practice):
                 owner = User.objects.create_user(
                     email=owner_email,
                     password=password,

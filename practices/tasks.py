@@ -26,11 +26,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.tasks import async_task
-from django_tenants.utils import get_public_schema_name, schema_context
+from django_tenants.utils import get_public_schema_name
 
 from . import log_context
 from .models import BackgroundTask, Practice
 from .selectors import practices_in_service
+from .tenancy import practice_context
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ def _grace_end() -> datetime:
 
 
 def run_task(task_id: int) -> str:
-    """Worker side: run one queued task in its practice's schema, once, and record how it went."""
+    """Worker side: run one queued task in its practice (schema and time zone), once, and record how it went."""
     try:
         if not _try_lock(task_id):
             return "running elsewhere"
@@ -146,14 +147,14 @@ def _run_locked(task_id: int) -> str:
     if not claimed:
         return "nothing to do"  # finished already, or failed for good
     task = BackgroundTask.objects.get(pk=task_id)
-    slug = Practice.objects.filter(schema_name=task.schema_name).values_list("slug", flat=True).first()
-    if slug is None:
+    practice = Practice.objects.filter(schema_name=task.schema_name).first()
+    if practice is None:
         _finish(task, status=BackgroundTask.Status.FAILED, error="The practice no longer exists.")
         return "practice gone"
     try:
         func = import_string(task.func)
         # Its log lines name the practice, and the task as their request id.
-        with log_context.bind(practice=slug, request_id=f"task-{task.pk}"), schema_context(task.schema_name):
+        with log_context.bind(practice=practice.slug, request_id=f"task-{task.pk}"), practice_context(practice):
             func(*task.args, **task.kwargs)
     except Exception as exc:  # any failure is recorded and retried; the task's own effects are idempotent
         logger.exception("Task %s (%s) failed on attempt %s", task.pk, task.func, task.attempts)
@@ -304,14 +305,15 @@ def retry_failed(*, task_ids: list[int] | None = None) -> int:
 
 
 def in_practice_schema(schema_name: str) -> AbstractContextManager:
-    """`schema_context(schema_name)`, or nothing to do when the connection is in that schema already.
+    """The practice of that schema entered (`practice_context`: its schema and time zone), or nothing to do
+    when the connection is in that schema already (a request or a task has entered it, zone and all).
 
     Signal receivers take the schema name because they may run anywhere, but most run inside the
     practice's own request (on every POS sale), where switching out and back is work for nothing.
     """
     if connection.schema_name == schema_name:
         return nullcontext()
-    return schema_context(schema_name)
+    return practice_context(Practice.objects.get(schema_name=schema_name))
 
 
 @contextmanager

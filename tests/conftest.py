@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from practices.models import Practice
 
@@ -50,12 +51,22 @@ def host_of(slug: str) -> str:
     return f"{slug}.{settings.BASE_DOMAIN}"
 
 
+def set_time_zone(practice: Practice, zone: str) -> None:
+    """Move the entered practice to `zone` and make it the current zone, as the next request or task in it would."""
+    practice.time_zone = zone
+    practice.save(update_fields=["time_zone"])
+    timezone.activate(zone)
+
+
 @pytest.fixture
 def alpha(db):
-    """Practice alpha, entered: ORM calls in the test run in its schema."""
+    """Practice alpha, entered as a request or a task enters it: ORM calls in the test run in its schema, and
+    its time zone is the current one (practices.tenancy)."""
     practice = Practice.objects.get(slug="alpha")
     connection.set_tenant(practice)
+    timezone.activate(practice.time_zone)
     yield practice
+    timezone.deactivate()
     connection.set_schema_to_public()
 
 

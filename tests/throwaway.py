@@ -11,8 +11,8 @@ table and take the session's alpha and beta practices (created once in tests/con
   fan-out tests can see it;
 - each test enters it through `entered`, which leaves the main connection in the practice's schema when
   the test ends: the flush then empties only that practice's tables;
-- `race` runs work in threads that each enter the practice on a connection of their own and close it when
-  done, so no connection is left open on a schema that is about to be dropped.
+- `race` runs work in threads that each enter the practice (practice_context) on a connection of their own
+  and close it when done, so no connection is left open on a schema that is about to be dropped.
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 
 from django.db import connection
+from django.utils import timezone
 
 from practices.models import BackgroundTask, Practice
 from practices.services import create_practice
+from practices.tenancy import practice_context
 
 
 def throwaway_practice(django_db_blocker, *, prefix: str, name: str) -> Iterator[Practice]:
@@ -46,9 +48,12 @@ def throwaway_practice(django_db_blocker, *, prefix: str, name: str) -> Iterator
 
 
 def entered(practice: Practice) -> Iterator[Practice]:
-    """For a test's fixture: the practice, entered, and deliberately left entered for the flush after it."""
+    """For a test's fixture: the practice, entered (its time zone active too), and deliberately left entered for
+    the flush after it."""
     connection.set_tenant(practice)
+    timezone.activate(practice.time_zone)
     yield practice
+    timezone.deactivate()
     connection.set_tenant(practice)
 
 
@@ -59,9 +64,9 @@ def race(practice: Practice, work: Callable[[int], object], count: int) -> list[
 
     def run(i: int) -> None:
         try:
-            connection.set_tenant(practice)
-            start.wait()
-            results[i] = work(i)
+            with practice_context(practice):
+                start.wait()
+                results[i] = work(i)
         except Exception as exc:
             results[i] = exc
         finally:

@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django_tenants.utils import tenant_context
 
 from loyalty.ledger_check import check_ledger
 from practices.models import Practice
+from practices.tenancy import practice_context
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
                 raise CommandError(f"No practice has the slug “{slug}”.")
         found = 0
         for practice in practices:
-            with tenant_context(practice):
+            with practice_context(practice):
                 report = check_ledger()
             self.stdout.write(report.summary())
             for discrepancy in report.discrepancies:

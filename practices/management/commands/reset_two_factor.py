@@ -1,9 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
-from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from accounts.models import User
 from practices import audit
 from practices.models import Practice, StaffMember
+from practices.tenancy import practice_context
 from practices.two_factor import reset_two_factor
 
 
@@ -34,7 +35,7 @@ class Command(BaseCommand):
             found = Practice.objects.filter(slug=practice.strip().lower()).first()
             if found is None or found.is_platform:
                 raise CommandError(f"No practice has the slug “{practice}”.")
-            where, context = found.name, tenant_context(found)
+            where, context = found.name, practice_context(found)
         with context:
             user = User.objects.filter(email__iexact=email.strip()).first()
             if user is None:

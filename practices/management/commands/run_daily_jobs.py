@@ -1,14 +1,13 @@
 from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
-from django_tenants.utils import schema_context
 
 from practices.models import Practice
 from practices.selectors import practices_in_service
 from practices.tasks import run_daily_job
+from practices.tenancy import practice_context
 
 
 class Command(BaseCommand):
@@ -39,8 +38,8 @@ class Command(BaseCommand):
 
         failures = 0
         for practice in practices:
-            at = _as_of(day, practice.time_zone)
-            with schema_context(practice.schema_name):
+            with practice_context(practice):
+                at = _as_of(day)
                 for job in settings.PRACTICE_DAILY_JOBS:
                     try:
                         result = run_daily_job(job, at.isoformat())
@@ -60,12 +59,12 @@ def _parse_day(value: str) -> date:
         raise CommandError(f"--date must be a date as YYYY-MM-DD, not {value!r}.") from None
 
 
-def _as_of(day: date | None, time_zone: str) -> datetime:
-    """The end of `day` in the practice's time zone (never later than now); now without a day."""
+def _as_of(day: date | None) -> datetime:
+    """The end of `day` in the practice's time zone (the current one; never later than now); now without a day."""
     now = timezone.now()
     if day is None:
         return now
-    zone = ZoneInfo(time_zone)
-    if day > now.astimezone(zone).date():
-        raise CommandError(f"--date {day} is in the future for the practice's time zone ({time_zone}).")
+    zone = timezone.get_current_timezone()
+    if day > timezone.localdate(now):
+        raise CommandError(f"--date {day} is in the future for the practice's time zone ({zone.key}).")
     return min(datetime.combine(day, time.max, tzinfo=zone), now)

@@ -3,11 +3,11 @@ from contextlib import contextmanager
 from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 from django_q.conf import Conf
-from django_tenants.utils import tenant_context
 
 from practices import demo
 from practices.selectors import practice_url, site_url
 from practices.services import ensure_platform
+from practices.tenancy import practice_context
 
 
 @contextmanager
@@ -35,7 +35,7 @@ class Command(BaseCommand):
         # While the history is written (with the clock set to each event), background tasks run at once,
         # so what they do (e.g. referral rewards after a purchase) is dated with the event; the texts
         # they would send stay in memory instead of going to a year of demo patients.
-        with tenant_context(practice), override_settings(SMS_BACKEND="locmem"), run_tasks_inline():
+        with practice_context(practice), override_settings(SMS_BACKEND="locmem"), run_tasks_inline():
             for step in demo.DEMO_STEPS:
                 step(practice)
 
