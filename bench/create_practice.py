@@ -4,8 +4,13 @@ Creates 20 practices in the configured database, prints each time and the median
 removes them and their schemas. For comparison it also times one creation that replays every
 migration instead of cloning. Run with `make bench` (or `.venv/bin/python bench/create_practice.py`).
 Target: median under 1 s on the 2-core reference machine.
+
+`--smoke` creates 2 practices and checks no target: tests/bench runs it so that a change which breaks the
+benchmark fails the tests. It leaves out the creation that replays every migration: that is django-tenants'
+own migrate (the same the test database's set-up runs for the template schema), and the slowest step by far.
 """
 
+import argparse
 import os
 import secrets
 import statistics
@@ -23,10 +28,11 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from practices.models import Practice  # noqa: E402
+from practices.models import BackgroundTask, Practice  # noqa: E402
 from practices.services import create_practice  # noqa: E402
 
 COUNT = 20
+SMOKE_COUNT = 2
 TARGET_SECONDS = 1.0
 
 
@@ -37,28 +43,41 @@ def timed_create(slug: str) -> float:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_COUNT} practices, no target checked.")
+    args = parser.parse_args()
+    count = SMOKE_COUNT if args.smoke else COUNT
+
     call_command("migrate_schemas", interactive=False, verbosity=0)
     run = secrets.token_hex(3)
-    slugs = [f"bench-{run}-{i}" for i in range(COUNT)]
+    slugs = [f"bench-{run}-{i}" for i in range(count)]
     try:
         times = [timed_create(slug) for slug in slugs]
         for slug, seconds in zip(slugs, times, strict=True):
             print(f"{slug:<22} {seconds * 1000:8.1f} ms")
 
-        # The same without the template: every migration replayed.
-        base, settings.TENANT_BASE_SCHEMA = settings.TENANT_BASE_SCHEMA, "no_template_schema"
-        slugs.append(f"bench-{run}-full")
-        full = timed_create(slugs[-1])
-        settings.TENANT_BASE_SCHEMA = base
+        full = None
+        if not args.smoke:
+            # The same without the template: every migration replayed.
+            base, settings.TENANT_BASE_SCHEMA = settings.TENANT_BASE_SCHEMA, "no_template_schema"
+            slugs.append(f"bench-{run}-full")
+            try:
+                full = timed_create(slugs[-1])
+            finally:
+                settings.TENANT_BASE_SCHEMA = base
     finally:
         for practice in Practice.objects.filter(slug__in=slugs):
+            # Background tasks live in the public schema: they do not go with the practice's.
+            BackgroundTask.objects.filter(schema_name=practice.schema_name).delete()
             practice.delete(force_drop=True)
 
     median = statistics.median(times)
     print(
-        f"\ncreate_practice x{COUNT}: median {median * 1000:.1f} ms, min {min(times) * 1000:.1f} ms, "
+        f"\ncreate_practice x{count}: median {median * 1000:.1f} ms, min {min(times) * 1000:.1f} ms, "
         f"max {max(times) * 1000:.1f} ms (target < {TARGET_SECONDS * 1000:.0f} ms)"
     )
+    if args.smoke:
+        return 0
     print(f"without the template (all migrations replayed): {full * 1000:.1f} ms")
     return 0 if median < TARGET_SECONDS else 1
 
