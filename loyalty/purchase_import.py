@@ -1,14 +1,14 @@
 """CSV import of past purchases: one row per purchase line, rows sharing a transaction id form one purchase.
 
-Each purchase is recorded through record_purchase (idempotent on the transaction id), so importing the
+Purchases are recorded through record_purchases (idempotent on the transaction id), so importing the
 same file twice, or a file overlapping what the POS already sent, never pays points twice.
 """
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, tzinfo
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
+from itertools import islice
 
 from django.utils import timezone
 
@@ -18,11 +18,9 @@ from patients.models import Patient
 from patients.phones import normalize_phone
 from practices.csv_files import UnreadableFile, read_csv
 from practices.formatting import format_number
-from practices.selectors import current_practice
 
-from .errors import LoyaltyError
 from .models import CatalogItem, Purchase
-from .services import LineIn, record_purchase
+from .services import LineIn, Sale, record_purchases
 
 COLUMNS = (
     "transaction_id",
@@ -38,6 +36,8 @@ COLUMNS = (
 )
 REQUIRED = ("transaction_id",)
 MAX_ROWS = 5000
+# Purchases recorded together (as one POS batch request).
+BATCH = 500
 DATE_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d", "%m/%d/%Y %H:%M", "%m/%d/%Y")
 
 
@@ -61,55 +61,85 @@ class _Transaction:
 
 
 def import_purchases(*, data: bytes, actor: User) -> PurchaseImportReport:
-    """Record every valid transaction in the file; a transaction with a bad row is refused whole and reported."""
+    """Record every valid transaction in the file; a transaction with a bad row is refused whole and reported.
+
+    The purchases go through record_purchases, BATCH at a time (the path of the POS's batches): the same rules,
+    idempotent on the transaction id, so importing a file again records nothing twice."""
     _, rows = read_csv(data, columns=COLUMNS, required=REQUIRED)
-    zone = ZoneInfo(current_practice().time_zone)
+    rows = list(islice(rows, MAX_ROWS + 1))
+    if len(rows) > MAX_ROWS:
+        raise UnreadableFile(f"The file has more than {format_number(MAX_ROWS)} rows; split it and import each part.")
+    zone = timezone.get_current_timezone()
     items = {item.external_id: item for item in CatalogItem.objects.exclude(external_id=None)}
+    patients = _Patients(values for _, values in rows)
     transactions: OrderedDict[str, _Transaction] = OrderedDict()
-    report = PurchaseImportReport()
+    report = PurchaseImportReport(rows=len(rows))
     for number, values in rows:
-        report.rows += 1
-        if report.rows > MAX_ROWS:
-            raise UnreadableFile(
-                f"The file has more than {format_number(MAX_ROWS)} rows; split it and import each part."
-            )
         transaction_id = values.get("transaction_id", "")
         if not transaction_id:
             report.errors.append({"row": number, "transaction_id": "", "errors": ["The transaction id is missing."]})
             continue
         entry = transactions.setdefault(transaction_id, _Transaction())
         entry.rows.append(number)
-        _read_row(entry, number, values, items, zone)
+        _read_row(entry, number, values, items, zone, patients)
 
+    valid = []
     for transaction_id, entry in transactions.items():
         if entry.errors:
             report.errors.append({"row": entry.rows[0], "transaction_id": transaction_id, "errors": entry.errors})
-            continue
-        try:
-            _, created = record_purchase(
-                patient=entry.patient,
-                lines=entry.lines,
-                source=Purchase.Source.IMPORT,
-                external_id=transaction_id,
-                purchased_at=entry.purchased_at,
-                actor=actor,
-                payment_method=entry.payment_method,
-            )
-        except LoyaltyError as error:
-            report.errors.append({"row": entry.rows[0], "transaction_id": transaction_id, "errors": [error.message]})
-            continue
-        if created:
-            report.created += 1
         else:
-            report.already_imported += 1
+            valid.append((transaction_id, entry))
+    for start in range(0, len(valid), BATCH):
+        chunk = valid[start : start + BATCH]
+        results = record_purchases(
+            [
+                Sale(
+                    patient=entry.patient,
+                    lines=entry.lines,
+                    source=Purchase.Source.IMPORT,
+                    external_id=transaction_id,
+                    purchased_at=entry.purchased_at,
+                    actor=actor,
+                    payment_method=entry.payment_method,
+                )
+                for transaction_id, entry in chunk
+            ]
+        )
+        for (transaction_id, entry), result in zip(chunk, results, strict=True):
+            if result.error is not None:
+                report.errors.append(
+                    {"row": entry.rows[0], "transaction_id": transaction_id, "errors": [result.error.message]}
+                )
+            elif result.created:
+                report.created += 1
+            else:
+                report.already_imported += 1
     return report
 
 
-def _read_row(entry: _Transaction, number: int, values: dict, items: dict, zone: ZoneInfo) -> None:
+class _Patients:
+    """The patients the file names, found with one query per kind of reference."""
+
+    def __init__(self, rows):
+        rows = list(rows)
+        codes = {values.get("member_code", "") for values in rows} - {""}
+        phones = set()
+        for values in rows:
+            try:
+                phones.add(normalize_phone(values["phone"]))
+            except (KeyError, InvalidPhone):
+                continue
+        self.by_code: dict[str, Patient] = {}
+        for patient in Patient.objects.filter(external_id__in=codes).order_by("-pk"):
+            self.by_code[patient.external_id] = patient  # the oldest, as .first() found it
+        self.by_phone = {p.phone: p for p in Patient.objects.select_related("user").filter(user__phone__in=phones)}
+
+
+def _read_row(entry: _Transaction, number: int, values: dict, items: dict, zone: tzinfo, patients: _Patients) -> None:
     def refuse(reason: str) -> None:
         entry.errors.append(f"Row {number}: {reason}")
 
-    patient = _find_patient(values, refuse)
+    patient = _find_patient(values, refuse, patients)
     if patient is not None:
         if entry.patient is not None and entry.patient.pk != patient.pk:
             refuse("a transaction's rows must all be for the same patient.")
@@ -143,10 +173,10 @@ def _read_row(entry: _Transaction, number: int, values: dict, items: dict, zone:
     )
 
 
-def _find_patient(values: dict, refuse) -> Patient | None:
+def _find_patient(values: dict, refuse, patients: _Patients) -> Patient | None:
     phone, member_code = values.get("phone", ""), values.get("member_code", "")
     if member_code:
-        patient = Patient.objects.filter(external_id=member_code).first()
+        patient = patients.by_code.get(member_code)
         if patient is None:
             refuse(f"no patient has the member code “{member_code}”.")
         return patient
@@ -158,13 +188,13 @@ def _find_patient(values: dict, refuse) -> Patient | None:
     except InvalidPhone as error:
         refuse(f"{error.message} ({phone})")
         return None
-    patient = Patient.objects.filter(user__phone=normalized).first()
+    patient = patients.by_phone.get(normalized)
     if patient is None:
         refuse(f"no patient has the phone number {phone}. Add or import the patient first.")
     return patient
 
 
-def _parse_when(raw: str, zone: ZoneInfo, refuse) -> datetime | None:
+def _parse_when(raw: str, zone: tzinfo, refuse) -> datetime | None:
     if not raw:
         refuse("the purchase date (purchased_at) is missing.")
         return None

@@ -1,8 +1,11 @@
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from loyalty.models import LedgerEntry, Purchase
+from loyalty.purchase_import import import_purchases
 from practices.models import StaffMember
-from tests.factories import CatalogItemFactory, PatientFactory
+from tests.factories import CatalogItemFactory, PatientFactory, StaffMemberFactory
 from tests.factories import sign_in_staff as sign_in
 
 HEADER = "transaction_id,phone,purchased_at,item_id,item_name,category,quantity,unit_price,payment_method\n"
@@ -56,3 +59,23 @@ def test_only_csv_files_are_accepted(alpha_client, alpha):
 def test_front_desk_cannot_import_purchases(alpha_client, alpha):
     sign_in(alpha_client, StaffMember.Role.FRONT_DESK)
     assert alpha_client.get("/staff/purchases/import/").status_code == 403
+
+
+def test_a_larger_file_takes_no_more_queries_and_a_reused_id_is_reported(alpha):
+    staff = StaffMemberFactory(role=StaffMember.Role.MANAGER).user
+    CatalogItemFactory(external_id="BTX", price_cents=30_000)
+    phones = [f"+1415555{n:04d}" for n in range(40)]
+    for phone in phones:
+        PatientFactory(user__phone=phone)
+
+    def queries(count: int, prefix: str) -> int:
+        rows = "".join(f"{prefix}{n},{phones[n]},2026-03-02,BTX,,,1,,card\n" for n in range(count))
+        with CaptureQueriesContext(connection) as captured:
+            report = import_purchases(data=(HEADER + rows).encode(), actor=staff)
+        assert report.created == count
+        return len(captured.captured_queries)
+
+    assert queries(40, "B-") <= queries(2, "A-")
+    report = import_purchases(data=(HEADER + f"A-0,{phones[1]},2026-03-02,BTX,,,1,,card\n").encode(), actor=staff)
+    assert report.created == 0
+    assert "already used for a different purchase" in report.errors[0]["errors"][0]
