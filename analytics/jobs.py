@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from practices.selectors import current_practice
 
-from . import rollups, selectors
+from . import rollups, services
 from .models import EarnerRanking
 from .periods import PRESETS, preset_period
 
@@ -32,7 +32,7 @@ def run_daily_jobs(now: datetime | None = None) -> dict:
     for key in PRESETS:
         period = preset_period(key, today=today, zone=zone)
         if span := cover.rolled_days(period.first_day, period.last_day):
-            selectors.ranking(span[0], span[1], zone)
+            services.keep_ranking(first_day=span[0], last_day=span[1], zone=zone)
             ranked += 1
     pruned, _ = EarnerRanking.objects.filter(computed_at__lt=now - RANKINGS_KEPT).delete()
     return {

@@ -13,12 +13,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from loyalty.models import LedgerEntry, PointsAccount
-from loyalty.services import program_settings
+from loyalty.models import LedgerEntry, PointsAccount, ProgramSettings
 from patients.models import Activity, Patient
 from referrals.models import ReferralCode, Visit
 from rewards.models import Redemption, Reward
@@ -394,13 +392,18 @@ def points(period: Period | Scope) -> dict:
     }
 
 
+def _point_value_cents() -> int:
+    # The settings row as stored, or its defaults (program_settings() would create it: a read writes nothing).
+    return (ProgramSettings.objects.filter(pk=1).first() or ProgramSettings()).point_value_cents
+
+
 def liability(period: Period | Scope) -> dict:
     """Points not spent yet at the end of the period (now, for a period ending today) and at its start,
     in points and in cents at the program's point value. Money: managers and owners only."""
     s = as_scope(period)
     at_start = rollups.net_points_before(s.cover, s.period.first_day)
     at_end = at_start + _points_totals(s.points_rows(), s.period).net
-    value = program_settings().point_value_cents
+    value = _point_value_cents()
     return {
         "points": at_end,
         "cents": at_end * value,
@@ -663,24 +666,28 @@ def _earners_sql(accounts: list[int] | None) -> str:
     return rollups.EARNERS_SQL.format(accounts="AND e.account_id = ANY(%(accounts)s)" if accounts is not None else "")
 
 
-def ranking(first_day: date, last_day: date, zone) -> list[list[int]]:
-    """The stored top earners of whole past days, computed and kept the first time they are asked for."""
+def stored_ranking(first_day: date, last_day: date) -> list[list[int]] | None:
+    """The stored top earners of these whole past days ([[account_id, points], ...]), or None when not kept."""
     found = EarnerRanking.objects.filter(first_day=first_day, last_day=last_day).first()
-    if found is not None:
-        return found.rows
+    return found.rows if found is not None else None
+
+
+def compute_ranking(first_day: date, last_day: date, zone) -> list[list[int]]:
+    """The top RANKING_DEPTH earners of whole past days, from the ledger (analytics.services keeps them)."""
     params = {
         "kinds": rollups.EARNING_KINDS,
         "start": start_of_day(first_day, zone),
         "end": start_of_day(last_day + ONE_DAY, zone),
     }
     ranked = sorted(fetch(_earners_sql(None), params), key=lambda row: (-row[1], row[0]))[:RANKING_DEPTH]
-    rows = [[account_id, points] for account_id, points in ranked]
-    try:
-        with transaction.atomic():
-            EarnerRanking.objects.create(first_day=first_day, last_day=last_day, rows=rows, computed_at=timezone.now())
-    except IntegrityError:
-        pass  # stored meanwhile by another request: the same rows
-    return rows
+    return [[account_id, points] for account_id, points in ranked]
+
+
+def ranking(first_day: date, last_day: date, zone) -> list[list[int]]:
+    """The top earners of whole past days: stored by the daily job (or analytics.services.keep_ranking), else
+    computed now. A read: nothing is stored here."""
+    found = stored_ranking(first_day, last_day)
+    return found if found is not None else compute_ranking(first_day, last_day, zone)
 
 
 def top_earners(period: Period | Scope, *, limit: int = TOP_EARNERS_SHOWN) -> list[dict]:

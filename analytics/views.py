@@ -20,7 +20,7 @@ from practices.models import StaffMember
 from practices.roles import staff_required
 
 from . import desk as desk_reads
-from . import exports, rollups, selectors
+from . import exports, rollups, selectors, services
 from .forms import PeriodForm
 from .periods import PRESETS
 
@@ -68,6 +68,7 @@ def _chart_data(figures: dict) -> str:
 
 def _figures_context(request, form: PeriodForm) -> dict:
     period = form.chosen_period()
+    services.keep_period_ranking(period)  # stored once, so that the selectors below only read
     with rollups.custom_plans():
         figures = selectors.dashboard(period, with_money=_with_money(request))
     period_query = urlencode(period.query())

@@ -2,7 +2,7 @@
 
 import pytest
 
-from analytics import rollups, selectors
+from analytics import rollups, selectors, services
 from analytics.models import EarnerRanking
 from loyalty.models import LedgerEntry
 from loyalty.services import post_points
@@ -36,9 +36,12 @@ def test_someone_outside_the_stored_ranking_who_earns_now_is_placed_exactly(four
     earn(quinn, 500, at(3, 22), kind=LedgerEntry.Kind.ADJUSTMENT)  # adjustments are not earnings
 
     with travel(READ_AT):
+        computed = selectors.top_earners(MARCH, limit=2)
+        assert not EarnerRanking.objects.exists()  # a read stores nothing
+        services.keep_period_ranking(MARCH)  # what the dashboard does first
         top = selectors.top_earners(MARCH, limit=2)
 
-    assert names(top) == [("Pia Test", 300), ("Rae Test", 250)]
+    assert names(top) == names(computed) == [("Pia Test", 300), ("Rae Test", 250)]
     stored = EarnerRanking.objects.get(first_day=MARCH.first_day)
     assert stored.rows == [[pia.points_account.pk, 300], [quinn.points_account.pk, 200]]
 
