@@ -168,3 +168,17 @@ def patient_vouchers(*, patient: Patient) -> QuerySet[Redemption]:
 def redeemed_with_form(*, patient: Patient, token: str) -> Redemption | None:
     """The voucher a redeem form with this one-time token issued already, if any (rewards.submit_once)."""
     return Redemption.objects.filter(patient=patient, form_token=token).first() if token else None
+
+
+def pos_vouchers(
+    *, patient_id: int | None = None, status: str | None = None, since: datetime | None = None
+) -> QuerySet[Redemption]:
+    """Vouchers as the POS lists them (issued to the patient, in this status, issued since...), with their reward."""
+    vouchers = Redemption.objects.select_related("reward__item")
+    if patient_id is not None:
+        vouchers = vouchers.filter(patient_id=patient_id)
+    if status is not None:
+        vouchers = vouchers.filter(status=status)
+    if since is not None:
+        vouchers = vouchers.filter(created_at__gte=since)
+    return vouchers
