@@ -60,7 +60,6 @@ from django.db import connection, connections  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from django_tenants.utils import tenant_context  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from loyalty.models import CatalogItem, PointsAccount, Tier  # noqa: E402
@@ -70,6 +69,7 @@ from practices import audit  # noqa: E402
 from practices.api_keys import create_api_key  # noqa: E402
 from practices.models import BackgroundTask, Practice  # noqa: E402
 from practices.services import create_practice  # noqa: E402
+from practices.tenancy import practice_context  # noqa: E402
 
 PATIENTS = 1_000
 SMOKE_PATIENTS = 20
@@ -88,7 +88,7 @@ MAX_BATCH = 500  # sales the batch endpoint takes in one request
 
 def seed(practice: Practice, patients_count: int = PATIENTS) -> tuple[list[str], list[dict], str]:
     """Catalog, tiers, patients with points accounts and an API key; returns (phones, items, raw key)."""
-    with tenant_context(practice):
+    with practice_context(practice):
         Tier.objects.bulk_create(
             [
                 Tier(name="Silver", threshold_points=1_000, multiplier_percent=110),
@@ -496,7 +496,7 @@ def sql_baseline(practice: Practice, items: list[dict], connections_count: int, 
     params.pop("cursor_factory", None)
     params.pop("context", None)
     params.pop("prepare_threshold", None)
-    with tenant_context(practice):
+    with practice_context(practice):
         accounts = list(PointsAccount.objects.values_list("id", "patient_id"))
     expiry = timedelta(days=365)
     counts = {"purchases": 0, "rows": 0}
@@ -649,7 +649,7 @@ def main() -> int:
         phones, items, raw_key = seed(practice, patients_count)
         bodies = Bodies(phones, items, run)
         batch_bodies = Bodies(phones, items, f"{run}-b", batch=args.batch) if args.batch else None
-        with tenant_context(practice):
+        with practice_context(practice):
             total, search_path = statements_per_sale(host, raw_key, bodies)
             print(f"statements per purchase: {total:.0f} ({search_path:.0f} of them SET search_path)")
             if batch_bodies:

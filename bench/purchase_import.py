@@ -30,7 +30,6 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -45,7 +44,6 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 from django.db.models import Sum  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from django_tenants.utils import tenant_context  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from loyalty import purchase_import  # noqa: E402
@@ -54,6 +52,7 @@ from loyalty.models import CatalogItem, LedgerEntry, PointsAccount, Purchase, Pu
 from patients.models import Patient  # noqa: E402
 from practices.models import BackgroundTask, Practice  # noqa: E402
 from practices.services import create_practice  # noqa: E402
+from practices.tenancy import practice_context  # noqa: E402
 
 PATIENTS = 5_000
 PURCHASES = 60_000
@@ -67,7 +66,7 @@ TARGET_SECONDS = 60
 
 def seed(practice: Practice, patients_count: int) -> list[dict]:
     """Tiers, catalog items, patients with points accounts; returns the patients as the CSV names them."""
-    with tenant_context(practice):
+    with practice_context(practice):
         Tier.objects.bulk_create(
             [
                 Tier(name="Silver", threshold_points=1_000, multiplier_percent=110),
@@ -104,13 +103,13 @@ def seed(practice: Practice, patients_count: int) -> list[dict]:
     ]
 
 
-def history(patients: list[dict], count: int, zone: ZoneInfo, run: str) -> list[list[list[str]]]:
+def history(patients: list[dict], count: int, run: str) -> list[list[list[str]]]:
     """`count` purchases over the last year, in date order: each a list of CSV rows (one per line).
 
     Patients are named by phone (in the national format a POS export often uses) or by member code; a line is a
     catalog item by its POS id (at the catalog price, or at a discounted price), or an item by name and price.
     """
-    now = timezone.now().astimezone(zone)
+    now = timezone.localtime()  # in the practice's time zone, as the importer reads the dates
     times = sorted(now - timedelta(seconds=random.randint(3_600, DAYS * 86_400)) for _ in range(count))
     purchases = []
     for number, at in enumerate(times, start=1):
@@ -185,7 +184,8 @@ def main() -> int:
     try:
         started = time.perf_counter()
         patients = seed(practice, args.patients)
-        purchases = history(patients, args.purchases, ZoneInfo(practice.time_zone), run)
+        with practice_context(practice):
+            purchases = history(patients, args.purchases, run)
         max_rows = getattr(purchase_import, "MAX_ROWS", None)
         uploads = files(purchases, max_rows)
         rows = sum(len(rows) for rows in purchases)
@@ -204,7 +204,8 @@ def main() -> int:
 
         created = already = 0
         errors: list[dict] = []
-        with tenant_context(practice):
+        # As the import page runs it: in the practice, its time zone active (the middleware's work there).
+        with practice_context(practice):
             started = time.perf_counter()
             for number, data in enumerate(uploads, start=1):
                 report = purchase_import.import_purchases(data=data, actor=staff)
