@@ -6,11 +6,11 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 PORT ?= 8000
 
-.PHONY: run test setup browser lint format bench bench-dashboard bench-pos stop-db clean-data
+.PHONY: run test setup browser lint format bench bench-dashboard bench-pos bench-import stop-db clean-data
 
 # The settings are production-safe by default (DEBUG off, refusing to start without SECRET_KEY, SMS_BACKEND
 # and EMAIL_URL); these development targets turn DEBUG on unless the environment already says otherwise.
-run test bench bench-dashboard bench-pos: export DEBUG ?= true
+run test bench bench-dashboard bench-pos bench-import: export DEBUG ?= true
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,16 +51,22 @@ format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Benchmarks (bench/README.md): ARGS=--smoke runs any of them at a few rows in seconds, as the tests do.
 bench: setup
-	$(PY) bench/create_practice.py
+	$(PY) bench/create_practice.py $(ARGS)
 
 # The analytics dashboard at 50,000 patients and a million ledger entries (bench/README.md).
 bench-dashboard: setup
-	$(PY) bench/dashboard.py
+	$(PY) bench/dashboard.py $(ARGS)
 
-# Purchases posted to the POS API by gunicorn on loopback, against plain SQL (bench/README.md).
+# Purchases posted to the POS API by gunicorn on loopback, one a request then POS_BATCH a request, against plain SQL.
+POS_BATCH ?= 100
 bench-pos: setup
-	$(PY) bench/pos_ingest.py
+	$(PY) bench/pos_ingest.py --batch $(POS_BATCH) $(ARGS)
+
+# A year of purchase history (60,000 purchases, 5,000 patients) through the staff CSV import's service.
+bench-import: setup
+	$(PY) bench/purchase_import.py $(ARGS)
 
 # Stops the embedded PostgreSQL if a standalone manage.py command left it running.
 stop-db: setup
