@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.generics import ListAPIView
+from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -95,14 +95,16 @@ class PosVoucherUseOut(PosVoucherOut):
 # ---------------------------------------------------------------- patient endpoints
 
 
-class RewardList(APIView):
-    """The rewards offered now, redeemable ones first, each saying whether the patient can redeem it."""
+class RewardList(GenericAPIView):
+    """The rewards offered now, redeemable ones first, each saying whether the patient can redeem it (paginated)."""
 
     permission_classes = [IsPatient]
 
     @extend_schema(operation_id="rewards_list", responses={200: RewardOut(many=True), **ERRORS})
     def get(self, request):
-        return Response(RewardOut(rewards_for(patient=request.user.patient), many=True).data)
+        # Every reward is read and ordered (the order depends on the patient's balance and limits), then paged.
+        page = self.paginate_queryset(rewards_for(patient=request.user.patient))
+        return self.get_paginated_response(RewardOut(page, many=True).data)
 
 
 class RewardRedeem(APIView):

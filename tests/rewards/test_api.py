@@ -38,7 +38,10 @@ def test_it_lists_rewards_redeemable_first_with_reasons(api, patient):
 
     body = api.get("/api/v1/rewards").json()
 
-    assert [(r["name"], r["can_redeem"], r["reason_code"], r["reason"], r["points_needed"]) for r in body] == [
+    assert (body["count"], body["next"], body["previous"]) == (4, None, None)
+    assert [
+        (r["name"], r["can_redeem"], r["reason_code"], r["reason"], r["points_needed"]) for r in body["results"]
+    ] == [
         ("Credit", True, "", "", 0),
         ("Peel", False, "insufficient_points", "450 more points", 450),
         ("Gone", False, "out_of_stock", "Out of stock", 0),
@@ -50,13 +53,13 @@ def test_a_reward_for_a_tier_the_patient_has_is_redeemable(api, patient):
     gold = TierFactory(name="Gold", threshold_points=500)
     PointsAccount.objects.filter(patient=patient).update(tier=TierFactory(name="Platinum", threshold_points=2000))
     RewardFactory(name="VIP", points_cost=100, min_tier=gold)
-    assert api.get("/api/v1/rewards").json()[0]["can_redeem"] is True
+    assert api.get("/api/v1/rewards").json()["results"][0]["can_redeem"] is True
 
 
 def test_the_yearly_limit_is_a_reason(api, patient):
     reward = RewardFactory(points_cost=100, per_patient_limit=1)
     redeem_reward(patient=patient, reward=reward)
-    [row] = api.get("/api/v1/rewards").json()
+    [row] = api.get("/api/v1/rewards").json()["results"]
     assert (row["can_redeem"], row["reason_code"]) == (False, "limit_reached")
 
 
@@ -65,7 +68,21 @@ def test_the_list_takes_a_constant_number_of_queries(api, patient, django_assert
         RewardFactory(min_tier=TierFactory(), per_patient_limit=2)
     # 4 of them count the request against the patient's limit in the database cache (none with Redis).
     with django_assert_max_num_queries(12 + 4):
-        assert len(api.get("/api/v1/rewards").json()) == 5
+        assert len(api.get("/api/v1/rewards").json()["results"]) == 5
+
+
+def test_rewards_come_in_pages_in_the_same_order(api, patient):
+    for cost in (900, 100, 1500, 300, 2000):
+        RewardFactory(name=f"Costs {cost}", points_cost=cost)
+    everything = [row["name"] for row in api.get("/api/v1/rewards").json()["results"]]
+
+    first = api.get("/api/v1/rewards?page_size=2").json()
+    second = api.get(first["next"]).json()
+    third = api.get(second["next"]).json()
+
+    assert first["count"] == 5 and third["next"] is None
+    assert [row["name"] for page in (first, second, third) for row in page["results"]] == everything
+    assert everything[:3] == ["Costs 100", "Costs 300", "Costs 900"]  # redeemable first
 
 
 def test_redeeming_answers_201_with_the_voucher(api, patient):
@@ -158,6 +175,7 @@ def test_the_openapi_schema_describes_the_rewards_endpoints(alpha_client, alpha)
     schema = alpha_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     paths, components = schema["paths"], schema["components"]["schemas"]
     assert "get" in paths["/api/v1/rewards"]
+    assert {"count", "next", "results"} <= set(components["PaginatedRewardOutList"]["properties"])
     assert "201" in paths["/api/v1/rewards/{reward_id}/redeem"]["post"]["responses"]
     assert "get" in paths["/api/v1/me/vouchers/{voucher_id}"]
     assert "post" in paths["/api/v1/pos/vouchers/{code}/use"]
