@@ -270,15 +270,20 @@ class PurchaseLineOut(serializers.Serializer):
 LINE_FIELDS = tuple(PurchaseLineOut().fields)
 
 
-class PurchaseOut(serializers.Serializer):
+class PurchaseSummaryOut(serializers.Serializer):
+    """A purchase without its lines: what a batch answers for each sale."""
+
     id = serializers.IntegerField()
     transaction_id = serializers.CharField(source="external_id", allow_null=True)
     patient_id = serializers.IntegerField()
     total_cents = serializers.IntegerField()
     points = serializers.IntegerField()
     purchased_at = UtcDateTimeField()
-    lines = PurchaseLineOut(many=True, source="line_rows")
     balance = serializers.IntegerField(help_text="The patient's points balance now.")
+
+
+class PurchaseOut(PurchaseSummaryOut):
+    lines = PurchaseLineOut(many=True, source="line_rows")
 
 
 class RefundOut(serializers.Serializer):
@@ -329,7 +334,7 @@ class ErrorDetailOut(serializers.Serializer):
 
 
 ErrorOut = inline_serializer("Error", {"error": ErrorDetailOut()})
-PurchaseBatchOut = _batch_out("Purchase", PurchaseOut(allow_null=True))
+PurchaseBatchOut = _batch_out("Purchase", PurchaseSummaryOut(allow_null=True))
 RefundBatchOut = _batch_out("Refund", RefundOut(allow_null=True))
 
 
@@ -417,7 +422,7 @@ class PurchaseBatchCreate(PosView):
         if not serializer.is_valid():
             raise ValidationError(_flat_errors(serializer.errors))
         outcomes = _for_valid(sales_in(serializer.validated_data["purchases"]), record_pos_purchases)
-        return Response({"results": [_batch_result(outcome, "purchase", purchase_body) for outcome in outcomes]})
+        return Response({"results": _batch_results(outcomes, "purchase", _purchase_summaries)})
 
 
 def _for_valid(items: list, record) -> list:
@@ -426,16 +431,40 @@ def _for_valid(items: list, record) -> list:
     return [item if isinstance(item, Invalid) else next(recorded) for item in items]
 
 
-def _batch_result(outcome, name: str, body) -> dict:
-    """One item of a batch's answer: what became of it, with the record or the error."""
-    if isinstance(outcome, Invalid):
-        error = error_body("invalid", "Check the fields of this item.", outcome.fields)["error"]
-        return {"status": "error", name: None, "error": error}
-    if isinstance(outcome, DomainError):
-        fields = {outcome.field: [outcome.message]} if outcome.field else {}
-        return {"status": "error", name: None, "error": error_body(outcome.code, outcome.message, fields)["error"]}
-    record, created = outcome
-    return {"status": "created" if created else "already_recorded", name: body(record), "error": None}
+def _batch_results(outcomes: list, name: str, bodies) -> list[dict]:
+    """A batch's answer: what became of each item, with its record (`bodies` renders them all at once) or error."""
+    recorded = [outcome[0] for outcome in outcomes if isinstance(outcome, tuple)]
+    rendered = iter(bodies(recorded))
+    results = []
+    for outcome in outcomes:
+        if isinstance(outcome, Invalid):
+            error = error_body("invalid", "Check the fields of this item.", outcome.fields)["error"]
+            results.append({"status": "error", name: None, "error": error})
+        elif isinstance(outcome, DomainError):
+            fields = {outcome.field: [outcome.message]} if outcome.field else {}
+            error = error_body(outcome.code, outcome.message, fields)["error"]
+            results.append({"status": "error", name: None, "error": error})
+        else:
+            status = "created" if outcome[1] else "already_recorded"
+            results.append({"status": status, name: next(rendered), "error": None})
+    return results
+
+
+def _purchase_summaries(purchases: list[Purchase]) -> list[dict]:
+    """PurchaseSummaryOut of each, with the balance just written for new ones and read (one query) for repeats."""
+    unknown = {purchase.patient_id for purchase in purchases if not hasattr(purchase, "balance_after")}
+    balances = dict(
+        PointsAccount.objects.filter(patient_id__in=unknown).values_list("patient_id", "balance") if unknown else ()
+    )
+    for purchase in purchases:
+        purchase.balance = getattr(purchase, "balance_after", None)
+        if purchase.balance is None:
+            purchase.balance = balances.get(purchase.patient_id, 0)
+    return PurchaseSummaryOut(purchases, many=True).data
+
+
+def _refund_bodies(refunds: list[Refund]) -> list[dict]:
+    return [refund_body(refund) for refund in refunds]
 
 
 class PurchaseDetail(PosView):
@@ -477,7 +506,7 @@ class RefundBatchCreate(PosView):
         if not serializer.is_valid():
             raise ValidationError(_flat_errors(serializer.errors))
         outcomes = _for_valid(serializer.validated_data["refunds"], refund_pos_purchases)
-        return Response({"results": [_batch_result(outcome, "refund", refund_body) for outcome in outcomes]})
+        return Response({"results": _batch_results(outcomes, "refund", _refund_bodies)})
 
 
 class PatientLookup(PosView):

@@ -695,9 +695,15 @@ class _Writes:
         Activity.objects.bulk_create([activity for activity, _ in self.activities])
         for account in self.accounts.values():
             account.updated_at = self.now
-        PointsAccount.objects.bulk_update(
+        # The accounts' new state in one statement: an upsert on the primary key of rows that exist and are locked
+        # (INSERT ... ON CONFLICT (id) DO UPDATE), which PostgreSQL runs as an update from a list of values.
+        # (bulk_update writes the same with a CASE per account and field, which costs 40 times more to build
+        # at 500 accounts: bench/README.md.)
+        PointsAccount.objects.bulk_create(
             self.accounts.values(),
-            ["balance", "lifetime_earned", "last_purchase_at", "expires_at", "tier", "updated_at"],
+            update_conflicts=True,
+            unique_fields=["id"],
+            update_fields=["balance", "lifetime_earned", "last_purchase_at", "expires_at", "tier", "updated_at"],
         )
 
 
