@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Q, Sum, When
@@ -13,9 +12,8 @@ from django.utils import timezone
 from accounts.models import User
 from patients.models import Activity, Patient
 from patients.services import record_activity
-from practices import audit
+from practices import audit, locking
 from practices.formatting import format_money, format_number, format_points
-from practices.selectors import current_practice
 
 from .errors import (
     ActionLimitReached,
@@ -63,8 +61,8 @@ def lock_accounts(*account_ids: int) -> dict[int, PointsAccount]:
 
 
 def _locked(accounts) -> list[PointsAccount]:
-    """The points app's one way to lock accounts: FOR UPDATE of the accounts alone, in primary-key order."""
-    return list(accounts.select_for_update(of=("self",)).order_by("pk"))
+    """Accounts locked the project's one way (practices.locking): FOR UPDATE of the accounts alone, pk order."""
+    return locking.lock(accounts)
 
 
 @transaction.atomic
@@ -774,14 +772,14 @@ def refund_purchase(
 def _refund(*, purchase, lines, external_id, actor, reason, refuse_repeat_within) -> tuple[Refund, bool]:
     account = ensure_account(patient=purchase.patient)
     lock_accounts(account.pk)
-    purchase = Purchase.objects.select_for_update().get(pk=purchase.pk)
+    purchase = locking.lock_get(Purchase.objects, pk=purchase.pk)
     # Read again under the locks: a repeat that arrived at the same time may have been recorded while this
     # one waited, and is answered with that refund (or refused) rather than applied twice.
     if external_id and (existing := Refund.objects.filter(external_id=external_id).first()):
         return existing, False
     if external_id is None and refuse_repeat_within is not None:
         _refuse_repeated_refund(purchase=purchase, lines=lines, since=timezone.now() - refuse_repeat_within)
-    purchase_lines = {line.pk: line for line in purchase.lines.select_for_update().order_by("pk")}
+    purchase_lines = {line.pk: line for line in locking.lock(purchase.lines.all())}
     if lines is None:
         wanted = {pk: line.quantity - line.refunded_quantity for pk, line in purchase_lines.items()}
         wanted = {pk: qty for pk, qty in wanted.items() if qty > 0}
@@ -893,7 +891,7 @@ def _limit_key(action: EarningAction, at: datetime) -> str | None:
         return "ever"
     if action.limit == EarningAction.Limit.YEARLY:
         # The practice's calendar year: 21:00 on 31 December in Los Angeles is still that year.
-        return str(timezone.localtime(at, ZoneInfo(current_practice().time_zone)).year)
+        return str(timezone.localtime(at).year)
     return None
 
 
