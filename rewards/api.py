@@ -7,8 +7,9 @@ domain errors, which the API renders as `{"error": {"code", "message", "fields"}
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -107,20 +108,59 @@ class RewardList(GenericAPIView):
         return self.get_paginated_response(RewardOut(page, many=True).data)
 
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Optional, 1-100 printable characters, new for each redemption the patient means: the same key "
+    "again answers 200 with the voucher it issued, spending nothing (also when both calls arrive together); "
+    "the same key for another reward is 409 `idempotency_conflict`.",
+)
+MAX_KEY_LENGTH = 100
+
+
+def idempotency_key(request) -> str | None:
+    """The request's Idempotency-Key header, None without one; a 400 when it can't be a key."""
+    raw = request.headers.get("Idempotency-Key")
+    if raw is None:
+        return None
+    key = raw.strip()
+    # Printable ASCII only (space included): what a client's generated key or UUID is made of.
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not all(" " <= char <= "~" for char in key):
+        raise ValidationError(
+            {"Idempotency-Key": [f"Send 1 to {MAX_KEY_LENGTH} printable ASCII characters, e.g. a UUID."]}
+        )
+    return key
+
+
 class RewardRedeem(APIView):
     permission_classes = [IsPatient]
 
     @extend_schema(
         operation_id="rewards_redeem",
         summary="Redeem a reward for points",
-        description="Takes the points and issues a voucher. Refusals are 409 (403 when a higher tier is needed).",
+        description="Takes the points and issues a voucher. Refusals are 409 (403 when a higher tier is needed). "
+        "With an Idempotency-Key, a repeat answers 200 with the voucher the key issued.",
+        parameters=[IDEMPOTENCY_KEY],
         request=None,
-        responses={201: VoucherDetailOut, **ERRORS},
+        responses={
+            201: VoucherDetailOut,
+            200: OpenApiResponse(VoucherDetailOut, description="A repeat of the Idempotency-Key"),
+            400: ErrorOut,
+            **ERRORS,
+        },
     )
     def post(self, request, reward_id: int):
+        key = idempotency_key(request)
         reward = get_object_or_404(Reward, pk=reward_id)
-        redemption = services.redeem_reward(patient=request.user.patient, reward=reward, actor=request.user)
-        return Response(VoucherDetailOut(redemption).data, status=201)
+        patient = request.user.patient
+        if key is None:
+            redemption, created = services.redeem_reward(patient=patient, reward=reward, actor=request.user), True
+        else:
+            redemption, created = services.redeem_reward_once(
+                patient=patient, reward=reward, idempotency_key=key, actor=request.user
+            )
+        return Response(VoucherDetailOut(redemption).data, status=201 if created else 200)
 
 
 class MeVouchers(ListAPIView):

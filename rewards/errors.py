@@ -36,3 +36,9 @@ class VoucherNotUsable(RewardError):
 
 class VoucherNotCancellable(RewardError):
     code = "voucher_not_cancellable"
+
+
+class IdempotencyConflict(RewardError):
+    """An Idempotency-Key sent again for another reward than the one it redeemed."""
+
+    code = "idempotency_conflict"

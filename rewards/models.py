@@ -126,6 +126,9 @@ class Redemption(models.Model):
     # The one-time token of the redeem form that issued it (rewards.submit_once): the same form sent twice
     # issues one voucher, even when both requests arrive together.
     form_token = models.CharField(max_length=40, blank=True, default="")
+    # The Idempotency-Key of the API call that issued it (POST /api/v1/rewards/{id}/redeem): the same key sent
+    # again by the patient answers this voucher. Null without one (nulls are never equal, so never taken).
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -140,7 +143,8 @@ class Redemption(models.Model):
                 fields=["patient", "form_token"],
                 condition=~models.Q(form_token=""),
                 name="rewards_redemption_form_once",
-            )
+            ),
+            models.UniqueConstraint(fields=["patient", "idempotency_key"], name="rewards_redemption_key_once"),
         ]
 
     def __str__(self) -> str:

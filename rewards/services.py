@@ -19,6 +19,7 @@ from practices.locking import lock_get
 from practices.selectors import current_practice
 
 from .errors import (
+    IdempotencyConflict,
     OutOfStock,
     RedemptionLimitReached,
     RewardUnavailable,
@@ -105,18 +106,63 @@ def redeem_reward(*, patient: Patient, reward: Reward, actor: User | None = None
     `form_token` (a redeem form's one-time token), a second call with the same token returns the voucher the
     first issued: it waits for the account's lock, so it sees the first one once committed.
     """
+    return _redeem(patient=patient, reward=reward, actor=actor, form_token=form_token)[0]
+
+
+def redeem_reward_once(
+    *, patient: Patient, reward: Reward, idempotency_key: str, actor: User | None = None
+) -> tuple[Redemption, bool]:
+    """Redeem for a client's Idempotency-Key; returns (voucher, issued_now). The same key again (by this patient)
+    returns the voucher the first call issued, spending nothing; the same key for another reward is refused.
+
+    As with a form's token, a repeat waits for the account's lock and then finds the first voucher; the unique
+    key per patient (Redemption.idempotency_key) guarantees it: an insert that loses to another is rolled back
+    whole (no points, no stock) and the winner's voucher answered instead.
+    """
+    try:
+        return _redeem(patient=patient, reward=reward, actor=actor, idempotency_key=idempotency_key)
+    except IdempotencyKeyTaken:
+        done = Redemption.objects.select_related("reward").get(patient=patient, idempotency_key=idempotency_key)
+        return _same_reward(done, reward=reward), False
+
+
+def _same_reward(done: Redemption, *, reward: Reward) -> Redemption:
+    if done.reward_id != reward.pk:
+        raise IdempotencyConflict(
+            f"This Idempotency-Key was used for “{done.reward.name}” (voucher {done.voucher_code}): "
+            "send a new key for a new redemption."
+        )
+    return done
+
+
+def _redeem(
+    *, patient: Patient, reward: Reward, actor: User | None, form_token: str = "", idempotency_key: str | None = None
+) -> tuple[Redemption, bool]:
     ensure_account(patient=patient)
     with transaction.atomic():
         account = lock_get(PointsAccount.objects.select_related("tier"), patient=patient)
         if form_token and (done := Redemption.objects.filter(patient=patient, form_token=form_token).first()):
-            return done
+            return done, False
+        if idempotency_key and (
+            done := Redemption.objects.select_related("reward")
+            .filter(patient=patient, idempotency_key=idempotency_key)
+            .first()
+        ):
+            return _same_reward(done, reward=reward), False
         reward = lock_get(Reward.objects.select_related("min_tier"), pk=reward.pk)
         now = timezone.now()
         check_redeemable(reward=reward, patient=patient, account=account, now=now)
         if reward.stock is not None:
             reward.stock -= 1
             reward.save(update_fields=["stock"])
-        redemption = _create_redemption(reward=reward, patient=patient, actor=actor, now=now, form_token=form_token)
+        redemption = _create_redemption(
+            reward=reward,
+            patient=patient,
+            actor=actor,
+            now=now,
+            form_token=form_token,
+            idempotency_key=idempotency_key,
+        )
         post_points(
             account_id=account.pk,
             delta=-reward.points_cost,
@@ -137,7 +183,11 @@ def redeem_reward(*, patient: Patient, reward: Reward, actor: User | None = None
             actor=actor,
             data={"redemption_id": redemption.pk, "reward_id": reward.pk},
         )
-    return redemption
+    return redemption, True
+
+
+class IdempotencyKeyTaken(Exception):
+    """Another redemption holds this patient's Idempotency-Key (its insert was refused by the unique key)."""
 
 
 def _create_redemption(
@@ -148,6 +198,7 @@ def _create_redemption(
     now: datetime,
     points_cost: int | None = None,
     form_token: str = "",
+    idempotency_key: str | None = None,
 ) -> Redemption:
     expires_at = now + timedelta(days=reward_settings().voucher_valid_days)
     for _ in range(5):
@@ -161,8 +212,13 @@ def _create_redemption(
                     expires_at=expires_at,
                     redeemed_by=actor,
                     form_token=form_token,
+                    idempotency_key=idempotency_key,
                 )
-        except IntegrityError:
+        except IntegrityError as error:
+            # Which unique key refused it is read from the table, not the constraint's name: practices cloned
+            # from the template schema name their constraints differently.
+            if idempotency_key and Redemption.objects.filter(patient=patient, idempotency_key=idempotency_key).exists():
+                raise IdempotencyKeyTaken from error
             continue  # a code already in use (about one chance in 10^11): draw another
     raise RuntimeError("Could not find a free voucher code.")
 

@@ -5,13 +5,15 @@ the flush after each must empty that practice's tables, never public's or alpha'
 """
 
 import pytest
+from rest_framework.test import APIClient
 
 from loyalty.models import LedgerEntry, PointsAccount
 from loyalty.services import post_points
 from rewards.errors import OutOfStock
 from rewards.models import Redemption, Reward
-from rewards.services import redeem_reward, use_voucher
+from rewards.services import redeem_reward, redeem_reward_once, use_voucher
 from rewards.submit_once import new_token
+from tests.conftest import host_of
 from tests.factories import PatientFactory, RewardFactory
 from tests.loyalty.test_concurrency import race
 from tests.throwaway import entered, kinds, throwaway_practice
@@ -87,3 +89,39 @@ def test_a_voucher_used_at_the_desk_and_the_pos_at_once_is_used_once(practice):
     assert {(redemption.used_at, redemption.used_via) for redemption, _ in results} == {
         (voucher.used_at, voucher.used_via)
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_idempotency_key_sent_five_times_at_once_issues_one_voucher(practice):
+    patient = patient_with(2_000)
+    reward = RewardFactory(points_cost=300)
+
+    results = race(
+        practice, lambda i: redeem_reward_once(patient=patient, reward=reward, idempotency_key="K-1"), count=5
+    )
+
+    assert kinds(results) == {"tuple": 5}
+    assert len({voucher.pk for voucher, _ in results}) == 1
+    assert sorted(issued_now for _, issued_now in results) == [False, False, False, False, True]
+    assert Redemption.objects.filter(patient=patient).count() == 1
+    assert PointsAccount.objects.get(patient=patient).balance == 1_700
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_redeem_calls_with_one_key_at_once_answer_201_and_200_with_one_voucher(practice):
+    patient = patient_with(2_000)
+    reward = RewardFactory(points_cost=300)
+    clients = [APIClient(HTTP_HOST=host_of(practice.slug)) for _ in range(2)]
+    for client in clients:
+        client.force_login(patient.user)
+
+    responses = race(
+        practice,
+        lambda i: clients[i].post(f"/api/v1/rewards/{reward.pk}/redeem", HTTP_IDEMPOTENCY_KEY="K-2"),
+        count=2,
+    )
+
+    assert sorted(response.status_code for response in responses) == [200, 201]
+    assert responses[0].json() == responses[1].json()
+    assert Redemption.objects.filter(patient=patient).count() == 1
+    assert PointsAccount.objects.get(patient=patient).balance == 1_700
