@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.utils import timezone
-
-from practices.selectors import current_practice
 
 from . import rollups, services
 from .models import EarnerRanking
@@ -25,7 +22,7 @@ def run_daily_jobs(now: datetime | None = None) -> dict:
     periods, so the first dashboard of the day is as fast as the next. Safe to run twice."""
     now = now or timezone.now()
     built = rollups.build(now=now)
-    zone = ZoneInfo(current_practice().time_zone)
+    zone = timezone.get_current_timezone()
     cover = rollups.coverage(zone)
     today = now.astimezone(zone).date()
     ranked = 0

@@ -21,7 +21,6 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from loyalty.models import LedgerEntry
-from practices.selectors import current_practice
 from rewards.models import Redemption
 
 from .models import (
@@ -441,7 +440,7 @@ def build(*, now: datetime | None = None) -> BuildResult:
     nothing. One transaction: the dashboard sees the old rollups or the new ones, never half of them.
     """
     now = now or timezone.now()
-    zone = ZoneInfo(current_practice().time_zone)
+    zone = timezone.get_current_timezone()
     target = (now - MARGIN).astimezone(zone).date() - ONE_DAY
     with transaction.atomic():
         # One build at a time per practice (a second one waits, then finds nothing left to do).

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -34,8 +33,8 @@ def _with_money(request) -> bool:
 
 
 def _period_form(request) -> PeriodForm:
-    zone = ZoneInfo(request.tenant.time_zone)
-    today = timezone.now().astimezone(zone).date()
+    zone = timezone.get_current_timezone()
+    today = timezone.localdate()
     data = request.GET if any(key in request.GET for key in ("period", "start", "end")) else None
     return PeriodForm(data, today=today, zone=zone)
 
@@ -115,8 +114,8 @@ def desk(request):
     context = {"query": query, "found": found, "found_count": found_count}
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "desk-results":
         return render(request, "analytics/_desk_results.html", context)
-    zone = ZoneInfo(request.tenant.time_zone)
-    today = now.astimezone(zone).date()
+    zone = timezone.get_current_timezone()
+    today = timezone.localdate(now)
     context.update(
         today=today,
         new_members=desk_reads.new_members(day=today, zone=zone),

@@ -15,10 +15,9 @@ import re
 import uuid
 
 from django.core.signals import request_finished
-from django.db import connection
-from django_tenants.utils import get_public_schema_name
 
 from practices import log_context
+from practices.selectors import current_practice_or_none
 
 HEADER = "X-Request-ID"
 # What a proxy or client may choose as the id: short, and nothing that could forge or split a log line.
@@ -52,9 +51,8 @@ class PracticeLogMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        tenant = getattr(request, "tenant", None) or getattr(connection, "tenant", None)
-        if tenant is not None and tenant.schema_name != get_public_schema_name():
-            log_context.set_practice(getattr(tenant, "slug", tenant.schema_name))
+        if (practice := current_practice_or_none()) is not None:
+            log_context.set_practice(practice.slug)
         return self.get_response(request)
 
 

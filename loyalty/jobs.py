@@ -21,7 +21,6 @@ from django.utils import timezone
 from patients.models import Patient
 from patients.notifications import notify
 from practices.formatting import format_number
-from practices.selectors import current_practice
 
 from .errors import ActionLimitReached, ActionNotAvailable
 from .models import ActionAward, EarningAction, ExpiryReminder, LedgerEntry, PointsAccount, Tier
@@ -39,7 +38,7 @@ def run_daily_jobs(now: datetime | None = None) -> dict[str, int]:
     Safe to run twice on the same day; catches up after missed days. Returns how many of each it did.
     """
     now = now or timezone.now()
-    zone = ZoneInfo(current_practice().time_zone)
+    zone = timezone.get_current_timezone()
     counts = {
         # Expiry first: a birthday gift given today must not be swept away by today's expiry.
         "expired": expire_due_points(now=now, zone=zone),

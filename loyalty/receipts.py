@@ -94,8 +94,7 @@ def receipt_text(purchase: Purchase) -> str:
     items = ", ".join(f"{line.name} ×{line.quantity}" if line.quantity > 1 else line.name for line in shown)
     if len(lines) > ITEMS_IN_TEXT:
         items += f" and {len(lines) - ITEMS_IN_TEXT} more"
-    with timezone.override(practice.time_zone):
-        day = timezone.localtime(purchase.purchased_at).strftime("%b %-d")
+    day = timezone.localtime(purchase.purchased_at).strftime("%b %-d")
     earned = f" You earned {format_points(purchase.points)}." if purchase.points else ""
     total = format_money(purchase.total_cents)
     return (
@@ -121,9 +120,8 @@ def send_receipt_email(purchase_id: int) -> bool:
         return False
     practice = current_practice()
     context = {**receipt_context(purchase), "points_url": practice_url(practice, "/points/")}
-    with timezone.override(practice.time_zone):
-        subject = " ".join(render_to_string("loyalty/email/receipt_subject.txt", context).split())
-        body = render_to_string("loyalty/email/receipt_message.txt", context)
+    subject = " ".join(render_to_string("loyalty/email/receipt_subject.txt", context).split())
+    body = render_to_string("loyalty/email/receipt_message.txt", context)
     message = EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, [purchase.patient.user.email])
     message.send()
     return True

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
 
 from accounts.models import User
 
@@ -72,13 +72,13 @@ def staff_users() -> QuerySet[User]:
 
 
 def adjustment_entries(
-    *, actor_id: int | None = None, since: date | None = None, until: date | None = None, time_zone: str = "UTC"
+    *, actor_id: int | None = None, since: date | None = None, until: date | None = None
 ) -> QuerySet[LedgerEntry]:
     """Manual adjustments, newest first; `since` and `until` are whole days in the practice's time zone."""
     entries = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.ADJUSTMENT).select_related(
         "account__patient__user", "actor"
     )
-    zone = ZoneInfo(time_zone)
+    zone = timezone.get_current_timezone()
     if actor_id:
         entries = entries.filter(actor_id=actor_id)
     if since:

@@ -3,12 +3,8 @@ program settings, tiers, campaigns, earning actions, manual adjustments and thei
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from zoneinfo import ZoneInfo
-
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import connection
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +17,7 @@ from practices.formatting import format_number
 from practices.models import StaffMember
 from practices.page_helpers import add_domain_error, query_string
 from practices.roles import staff_required
+from practices.selectors import current_practice
 
 from . import staff_selectors, staff_services
 from .catalog_import import COLUMNS as CATALOG_COLUMNS
@@ -48,13 +45,6 @@ CAMPAIGNS_PER_PAGE = 50
 Role = StaffMember.Role
 manager_required = staff_required(role=Role.MANAGER)
 owner_required = staff_required(role=Role.OWNER)
-
-
-@contextmanager
-def _practice_time():
-    """Dates typed and shown on these pages are in the practice's time zone, not the server's."""
-    with timezone.override(ZoneInfo(connection.tenant.time_zone)):
-        yield
 
 
 def _edit_page(request, form, **context):
@@ -173,7 +163,7 @@ def catalog_import_view(request):
 @owner_required
 def program_settings_view(request):
     current = program_settings()
-    practice = connection.tenant
+    practice = current_practice()
     initial = {
         "points_per_dollar": current.points_per_dollar,
         "point_value_cents": current.point_value_cents,
@@ -279,25 +269,24 @@ def campaign_list(request):
 @manager_required
 def campaign_edit(request, campaign_id: int | None = None):
     campaign = get_object_or_404(Campaign, pk=campaign_id) if campaign_id else None
-    with _practice_time():
-        form = CampaignForm(request.POST or None, instance=campaign)
-        if request.method == "POST" and form.is_valid():
-            try:
-                saved = staff_services.save_campaign(campaign=campaign, actor=request.user, **form.cleaned_data)
-            except DomainError as error:
-                add_domain_error(form, error)
-            else:
-                messages.success(request, f"Campaign “{saved.name}” was saved.")
-                return redirect("loyalty:campaign_list")
-        return _edit_page(
-            request,
-            form,
-            title=f"Edit {campaign.name}" if campaign else "Add a campaign",
-            back_url=reverse("loyalty:campaign_list"),
-            back_label="Campaigns",
-            submit_label="Save" if campaign else "Add the campaign",
-            intro=f"Times are in the practice's time zone ({connection.tenant.time_zone}).",
-        )
+    form = CampaignForm(request.POST or None, instance=campaign)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = staff_services.save_campaign(campaign=campaign, actor=request.user, **form.cleaned_data)
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            messages.success(request, f"Campaign “{saved.name}” was saved.")
+            return redirect("loyalty:campaign_list")
+    return _edit_page(
+        request,
+        form,
+        title=f"Edit {campaign.name}" if campaign else "Add a campaign",
+        back_url=reverse("loyalty:campaign_list"),
+        back_label="Campaigns",
+        submit_label="Save" if campaign else "Add the campaign",
+        intro=f"Times are in the practice's time zone ({timezone.get_current_timezone_name()}).",
+    )
 
 
 @manager_required
@@ -383,23 +372,21 @@ def patient_adjust(request, patient_id: int):
 
 @manager_required
 def adjustment_list(request):
-    with _practice_time():
-        filters = AdjustmentFilterForm(request.GET or None)
-        data = filters.cleaned_data if filters.is_valid() else {}
-        entries = staff_selectors.adjustment_entries(
-            actor_id=data["actor"].pk if data.get("actor") else None,
-            since=data.get("since"),
-            until=data.get("until"),
-            time_zone=connection.tenant.time_zone,
-        )
-        page = Paginator(entries, ADJUSTMENTS_PER_PAGE).get_page(request.GET.get("page"))
-        return render(
-            request,
-            "loyalty/staff/adjustment_list.html",
-            {
-                "filters": filters,
-                "page": page,
-                "filtered": any(data.values()),
-                "page_query": query_string(request, page=None),
-            },
-        )
+    filters = AdjustmentFilterForm(request.GET or None)
+    data = filters.cleaned_data if filters.is_valid() else {}
+    entries = staff_selectors.adjustment_entries(
+        actor_id=data["actor"].pk if data.get("actor") else None,
+        since=data.get("since"),
+        until=data.get("until"),
+    )
+    page = Paginator(entries, ADJUSTMENTS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "loyalty/staff/adjustment_list.html",
+        {
+            "filters": filters,
+            "page": page,
+            "filtered": any(data.values()),
+            "page_query": query_string(request, page=None),
+        },
+    )

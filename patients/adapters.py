@@ -14,7 +14,7 @@ from django.urls import reverse
 from django_tenants.utils import get_public_schema_name
 
 from accounts.models import User
-from practices.selectors import current_practice
+from practices.selectors import current_practice, current_practice_or_none
 
 from . import ratelimits
 from .forms import PhoneNumberField
@@ -166,7 +166,7 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         # Emails name the practice (allauth's own templates only know the host name).
-        context.setdefault("practice", getattr(connection, "tenant", None))
+        context.setdefault("practice", current_practice_or_none())
         super().send_mail(template_prefix, email, context)
 
     def login(self, request, user) -> None:

@@ -7,7 +7,7 @@ AppConfig.ready that recognises their own codes, without this app importing them
 import re
 from collections.abc import Callable
 
-from django.db import connection
+from practices.selectors import current_practice_or_none
 
 from .models import Patient
 
@@ -32,7 +32,7 @@ def source_for_code(code: str) -> str | None:
     code = normalize_code(code)
     if not code:
         return None
-    practice = getattr(connection, "tenant", None)
+    practice = current_practice_or_none()
     if practice is not None and practice.invite_code and code == practice.invite_code:
         return Patient.Source.INVITE_CODE
     for resolver in _resolvers:

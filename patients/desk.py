@@ -2,10 +2,10 @@
 
 from datetime import date
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from accounts.models import User
-from practices.selectors import practice_url
+from practices.selectors import current_practice, practice_url
 
 from .errors import PatientError
 from .models import Activity, Patient
@@ -43,7 +43,7 @@ def add_patient_at_desk(
         source=Patient.Source.DESK,
         actor=actor,
     )
-    practice = connection.tenant
+    practice = current_practice()
     join_url = practice_url(practice, "/join/")
     record_activity(
         patient=patient,

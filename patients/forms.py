@@ -1,11 +1,11 @@
 from datetime import date
 
 from django import forms
-from django.db import connection
 from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.models import User
+from practices.selectors import current_practice_or_none
 
 from .codes import normalize_code
 from .errors import InvalidPhone
@@ -14,7 +14,8 @@ from .phones import normalize_phone
 
 def sms_consent_wording() -> str:
     """The consent sentence shown next to the checkbox; stored with the patient's answer."""
-    name = getattr(connection.tenant, "name", "the practice")
+    practice = current_practice_or_none()
+    name = practice.name if practice else "the practice"
     return (
         f"Yes, text me offers and news from {name}. Up to 4 messages a month. "
         "Message and data rates may apply. Reply STOP to opt out, HELP for help."

@@ -7,8 +7,7 @@ time and calls the backend from patients.sms.
 
 import logging
 import string
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, time, timedelta, tzinfo
 
 from django.conf import settings
 from django.db import transaction
@@ -67,10 +66,11 @@ STATUS_RANK = {
 }
 
 
-def quiet_hours_end(*, at: datetime, time_zone: str) -> datetime | None:
-    """When the quiet hours around `at` end (an aware datetime in `time_zone`), or None outside quiet hours."""
+def quiet_hours_end(*, at: datetime, zone: tzinfo | None = None) -> datetime | None:
+    """When the quiet hours around `at` end (an aware datetime in `zone`, the current practice's time zone by
+    default), or None outside quiet hours."""
     start, end = settings.SMS_QUIET_HOURS
-    zone = ZoneInfo(time_zone)
+    zone = zone or timezone.get_current_timezone()
     local = at.astimezone(zone)
     hour = local.hour
     # (21, 9) wraps past midnight; (0, 8) would not.
@@ -80,10 +80,6 @@ def quiet_hours_end(*, at: datetime, time_zone: str) -> datetime | None:
     day = local.date() if hour < end else local.date() + timedelta(days=1)
     # Built from the local date, not by adding 24 hours, so a DST change overnight still gives 09:00 on the clock.
     return datetime.combine(day, time(hour=end), tzinfo=zone)
-
-
-def _practice_quiet_hours_end(at: datetime) -> datetime | None:
-    return quiet_hours_end(at=at, time_zone=current_practice().time_zone)
 
 
 def _marketing_refusal(patient: Patient | None) -> str:
@@ -116,7 +112,7 @@ def queue_sms(*, to: str, body: str, purpose: str, patient: Patient | None = Non
         if refusal := _marketing_refusal(patient):
             message.status = Message.Status.SUPPRESSED
             message.error = refusal
-        elif send_after := _practice_quiet_hours_end(timezone.now()):
+        elif send_after := quiet_hours_end(at=timezone.now()):
             message.status = Message.Status.WAITING
             message.send_after = send_after
     message.save()
@@ -156,7 +152,7 @@ def deliver_message(*, message_id: int) -> Message:
                 message.error = refusal
                 message.save(update_fields=["status", "error", "updated_at"])
                 return message
-            if send_after := _practice_quiet_hours_end(now):
+            if send_after := quiet_hours_end(at=now):
                 message.status = Message.Status.WAITING
                 message.send_after = send_after
                 message.save(update_fields=["status", "send_after", "updated_at"])

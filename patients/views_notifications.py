@@ -15,7 +15,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST, require_safe
 
 from practices.brand_images import picture_url
-from practices.selectors import short_name
+from practices.selectors import current_practice, short_name
 
 from . import notifications, push
 from .access import patient_of, patient_required
@@ -72,7 +72,7 @@ def _inbox_url(page: str | None) -> str:
 @cache_control(max_age=3600)
 def manifest(request):
     """The web app manifest, branded per practice: name, colour, and icons drawn from its logo (or initials)."""
-    practice = request.tenant
+    practice = current_practice()
     icons = [
         {"src": picture_url(practice, name), "sizes": f"{size}x{size}", "type": "image/png", "purpose": purpose}
         for name, size, purpose in (
@@ -122,7 +122,7 @@ def service_worker(request):
         raise Http404("No service worker.")
     with open(path, encoding="utf-8") as source:
         code = source.read()
-    shell = shell_urls(request.tenant)
+    shell = shell_urls(current_practice())
     version = hashlib.sha256((code + "\n".join(shell)).encode()).hexdigest()[:16]
     prelude = (
         f"const CACHE_VERSION = {json.dumps(version)};\n"

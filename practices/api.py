@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .brand_images import picture_url
-from .selectors import branding, practice_by_invite_code, practice_path, practice_url
+from .selectors import branding, current_practice, practice_by_invite_code, practice_path, practice_url
 from .throttles import CodeLookupThrottle
 
 
@@ -82,7 +82,7 @@ class CurrentPractice(APIView):
 
     @extend_schema(responses={200: PracticeOut})
     def get(self, request):
-        return Response(practice_out(request.tenant))
+        return Response(practice_out(current_practice()))
 
 
 class ApiRoot(APIView):
@@ -94,7 +94,7 @@ class ApiRoot(APIView):
     def get(self, request):
         return Response(
             {
-                "practice": practice_out(request.tenant),
+                "practice": practice_out(current_practice()),
                 "links": {
                     "schema": request.build_absolute_uri("/api/schema/"),
                     "docs": request.build_absolute_uri("/api/docs/"),

@@ -7,7 +7,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -70,7 +69,6 @@ def trail(
     action: str = "",
     since: datetime.date | None = None,
     until: datetime.date | None = None,
-    time_zone: str = "UTC",
 ) -> QuerySet[AuditEvent]:
     """The audit trail, newest first. `actor` is a user's id, or SYSTEM for commands and jobs; `since` and
     `until` are whole days in the practice's time zone."""
@@ -83,7 +81,7 @@ def trail(
         events = events.filter(target_type=target_type)
     if action:
         events = events.filter(action=action)
-    zone = ZoneInfo(time_zone)
+    zone = timezone.get_current_timezone()
     if since:
         events = events.filter(created_at__gte=datetime.datetime.combine(since, datetime.time.min, tzinfo=zone))
     if until and until < datetime.date.max:  # the calendar's last day bounds nothing (and has no next day)
@@ -246,14 +244,13 @@ def who(event: AuditEvent) -> str:
 CSV_COLUMNS = ["When", "Who", "What", "Kind of object", "Object", "Object id", "Changes", "Note"]
 
 
-def csv_rows(events: QuerySet[AuditEvent], *, time_zone: str) -> Iterable[list[str]]:
-    """The export's rows (the header first), each entry in words, its time in the practice's time zone."""
-    zone = ZoneInfo(time_zone)
+def csv_rows(events: QuerySet[AuditEvent]) -> Iterable[list[str]]:
+    """The export's rows (the header first), each entry in words, its time in the current (practice's) time zone."""
     yield CSV_COLUMNS
     for event in events.iterator(chunk_size=500):
         describe(event)
         yield [
-            f"{timezone.localtime(event.created_at, zone):%Y-%m-%d %H:%M:%S}",
+            f"{timezone.localtime(event.created_at):%Y-%m-%d %H:%M:%S}",
             who(event),
             event.what,
             event.kind,

@@ -9,7 +9,6 @@ Money is always integer cents in the practice's currency (Practice.currency).
 from decimal import Decimal
 
 import phonenumbers
-from django.db import connection
 
 # The currencies a practice may keep its prices in: each has cents (two decimals), so integer cents hold
 # every amount. The symbol is the one the practice's own patients read ("$" in Canada means dollars).
@@ -30,20 +29,11 @@ NOTHING = "—"
 
 
 def _practice_setting(name: str, default: str) -> str:
-    """A setting of the practice the connection is in. Inside a task the connection holds a stand-in that
-    knows only the schema name: the practice's row is read once and the answer kept on the stand-in."""
-    practice = getattr(connection, "tenant", None)
-    if practice is None:
-        return default
-    value = getattr(practice, name, None)
-    if value is None:
-        schema_name = getattr(practice, "schema_name", None)
-        from .models import Practice
+    """A setting of the practice the connection is in (the default on the platform's own schema)."""
+    from .selectors import current_practice_or_none  # the models import this module
 
-        row = Practice.objects.filter(schema_name=schema_name).values(name).first() if schema_name else None
-        value = (row or {}).get(name) or default
-        setattr(practice, name, value)
-    return value or default
+    practice = current_practice_or_none()
+    return getattr(practice, name, None) or default
 
 
 def current_currency() -> str:

@@ -2,7 +2,6 @@
 
 import csv
 from collections.abc import Iterable, Iterator
-from zoneinfo import ZoneInfo
 
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
@@ -31,25 +30,23 @@ def audit_trail(request):
         action=data.get("action", ""),
         since=data.get("since"),
         until=data.get("until"),
-        time_zone=practice.time_zone,
     )
     if request.GET.get("format") == "csv" and not filters.errors:
         return _csv(events, practice)
     page = Paginator(events, PER_PAGE).get_page(request.GET.get("page"))
-    with timezone.override(ZoneInfo(practice.time_zone)):
-        entries = audit_selectors.describe_page(page.object_list)
-        return render(
-            request,
-            "practices/audit_trail.html",
-            {
-                "filters": filters,
-                "page": page,
-                "entries": entries,
-                "filtered": any(data.values()),
-                "page_query": query_string(request, page=None),
-                "csv_query": query_string(request, page=None, format="csv"),
-            },
-        )
+    entries = audit_selectors.describe_page(page.object_list)
+    return render(
+        request,
+        "practices/audit_trail.html",
+        {
+            "filters": filters,
+            "page": page,
+            "entries": entries,
+            "filtered": any(data.values()),
+            "page_query": query_string(request, page=None),
+            "csv_query": query_string(request, page=None, format="csv"),
+        },
+    )
 
 
 class _Echo:
@@ -70,11 +67,12 @@ def _lines(rows: Iterable[list]) -> Iterator[str]:
 
 
 def _csv(events, practice) -> StreamingHttpResponse:
-    zone = ZoneInfo(practice.time_zone)
+    # The rows are written after the request's middleware is done (the zone it activated is gone by then).
+    zone = timezone.get_current_timezone()
 
     def rows():
         with timezone.override(zone):
-            yield from audit_selectors.csv_rows(events, time_zone=practice.time_zone)
+            yield from audit_selectors.csv_rows(events)
 
     response = StreamingHttpResponse(_lines(rows()), content_type="text/csv; charset=utf-8")
     filename = f"audit-trail-{practice.slug}-{timezone.localdate(timezone=zone):%Y-%m-%d}.csv"

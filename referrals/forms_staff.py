@@ -3,8 +3,6 @@ values to referrals.services, which does the writing."""
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from django import forms
 from django.db.models import Q
 from django.utils import timezone
@@ -333,7 +331,7 @@ class EscalationForm(forms.Form):
         error_messages={"invalid_choice": "Choose one of this patient's referrals."},
     )
 
-    def __init__(self, *args, patient: Patient, time_zone: str = "UTC", **kwargs):
+    def __init__(self, *args, patient: Patient, **kwargs):
         super().__init__(*args, **kwargs)
         field = self.fields["referral"]
         field.queryset = (
@@ -341,10 +339,9 @@ class EscalationForm(forms.Form):
             .select_related("referred__user")
             .order_by("-created_at", "-id")
         )
-        zone = ZoneInfo(time_zone)
 
         def label(referral: Referral) -> str:
-            when = f"{timezone.localtime(referral.created_at, zone):%b %-d, %Y}"
+            when = f"{timezone.localtime(referral.created_at):%b %-d, %Y}"
             if referral.referred_id == patient.pk:
                 what = f"Joined with {referral.code_used}"
             else:

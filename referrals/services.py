@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import CharField, Exists, F, OuterRef, Value
@@ -78,7 +77,7 @@ def referral_settings() -> ReferralSettings:
 
 
 def practice_year_start(now: datetime) -> datetime:
-    local = timezone.localtime(now, ZoneInfo(current_practice().time_zone))
+    local = timezone.localtime(now)
     return local.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
@@ -95,7 +94,7 @@ def short_name(patient: Patient) -> str:
 def count_visit(*, code: ReferralCode, source: str, now: datetime | None = None) -> None:
     """One more visit of the code's share link from this source today (a counter, no personal data)."""
     source = source if source in Visit.Source.values else Visit.Source.LINK
-    day = timezone.localtime(now or timezone.now(), ZoneInfo(current_practice().time_zone)).date()
+    day = timezone.localdate(now or timezone.now())
     visits = Visit.objects.filter(code=code, source=source, day=day)
     if visits.update(count=F("count") + 1):
         return

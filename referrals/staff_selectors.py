@@ -41,7 +41,6 @@ def referral_log(
     since: date | None = None,
     until: date | None = None,
     query: str = "",
-    time_zone: str = "UTC",
 ) -> QuerySet[Referral]:
     """Every referral, newest first, with what the log shows of it; `since` and `until` are whole days of
     the sign-up in the practice's time zone; each word of `query` matches a code or a name (or a phone)."""
@@ -56,7 +55,7 @@ def referral_log(
         referrals = referrals.filter(code__owner_kind=owner_kind)
     if source:
         referrals = referrals.filter(source=source)
-    zone = ZoneInfo(time_zone)
+    zone = timezone.get_current_timezone()
     if since:
         referrals = referrals.filter(created_at__gte=_day_start(since, zone))
     if until:
@@ -132,9 +131,9 @@ RANKINGS = {"qualified": "Qualified referrals", "signups": "Sign-ups"}
 TOP_PATIENTS = 10
 
 
-def period_start(period: str, *, now: datetime, time_zone: str) -> datetime | None:
-    """When this month, quarter or year began in the practice's time zone (None for all time)."""
-    local = timezone.localtime(now, ZoneInfo(time_zone))
+def period_start(period: str, *, now: datetime) -> datetime | None:
+    """When this month, quarter or year began in the practice's (the current) time zone (None for all time)."""
+    local = timezone.localtime(now)
     first_of_month = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     if period == "month":
         return first_of_month
@@ -198,16 +197,14 @@ class Leaderboard:
         return RANKINGS[self.ranking]
 
 
-def leaderboard(
-    *, period: str, time_zone: str, ranking: str = "qualified", me: StaffMember | None = None, now=None
-) -> Leaderboard:
+def leaderboard(*, period: str, ranking: str = "qualified", me: StaffMember | None = None, now=None) -> Leaderboard:
     """Staff, partners and the top patient referrers for the period, in three queries.
 
     Staff referrals always count here, even when the program does not reward them. Active staff and
     partners are listed even with nothing yet; former ones only while they have something to show."""
     period = period if period in PERIODS else "month"
     ranking = ranking if ranking in RANKINGS else "qualified"
-    start = period_start(period, now=now or timezone.now(), time_zone=time_zone)
+    start = period_start(period, now=now or timezone.now())
     board = Leaderboard(period=period, ranking=ranking, start=start)
 
     members = StaffMember.objects.select_related("user", "referral_code").annotate(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
-from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -114,7 +113,8 @@ LOG_COLUMNS = [
 
 
 def _log_csv(referrals, practice: Practice) -> StreamingHttpResponse:
-    zone = ZoneInfo(practice.time_zone)
+    # Kept for the rows, which are written after the request's middleware is done (and its zone gone).
+    zone = timezone.get_current_timezone()
 
     def when(moment) -> str:
         return f"{timezone.localtime(moment, zone):%Y-%m-%d %H:%M}" if moment else ""
@@ -160,7 +160,6 @@ def overview(request):
         since=data.get("since"),
         until=data.get("until"),
         query=data.get("q", ""),
-        time_zone=practice.time_zone,
     )
     if request.GET.get("format") == "csv":
         return _log_csv(referrals, practice)
@@ -423,11 +422,9 @@ def partner_toggle(request, partner_id: int):
 
 
 def _board_context(request) -> dict:
-    practice = current_practice()
     board = staff_selectors.leaderboard(
         period=request.GET.get("period", "month"),
         ranking=request.GET.get("rank", "qualified"),
-        time_zone=practice.time_zone,
         me=request.staff_member,
     )
     params = {"period": board.period, "rank": board.ranking}
@@ -638,7 +635,7 @@ def patient_panel_context(request, patient: Patient) -> dict:
     data = staff_selectors.patient_referrals(patient=patient, practice=practice)
     escalation_form = None
     if can_manage:
-        escalation_form = EscalationForm(patient=patient, time_zone=practice.time_zone, auto_id="id_escalate_%s")
+        escalation_form = EscalationForm(patient=patient, auto_id="id_escalate_%s")
     program = services.referral_settings()
     return {
         "data": data,
@@ -653,8 +650,7 @@ def patient_panel_context(request, patient: Patient) -> dict:
 def patient_escalate(request, patient_id: int):
     """Ask platform support to look at a patient's referrals (a row in the platform's schema)."""
     patient = get_object_or_404(Patient.objects.select_related("user"), pk=patient_id)
-    practice = current_practice()
-    form = EscalationForm(request.POST or None, patient=patient, time_zone=practice.time_zone)
+    form = EscalationForm(request.POST or None, patient=patient)
     if request.method == "POST" and form.is_valid():
         try:
             escalation = services.escalate(

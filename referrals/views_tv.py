@@ -14,7 +14,6 @@ from django.views.decorators.http import require_GET
 
 from practices.models import StaffMember
 from practices.roles import staff_required
-from practices.selectors import current_practice
 
 from . import staff_selectors, tv, views_staff
 from .views_staff import TV_REFRESH_SECONDS
@@ -32,12 +31,9 @@ def _no_trace(response: HttpResponse) -> HttpResponse:
 
 
 def _context(request, token: str) -> dict:
-    practice = current_practice()
     # No `me`: a public screen highlights nobody.
     board = staff_selectors.leaderboard(
-        period=request.GET.get("period", "month"),
-        ranking=request.GET.get("rank", "qualified"),
-        time_zone=practice.time_zone,
+        period=request.GET.get("period", "month"), ranking=request.GET.get("rank", "qualified")
     )
     board.staff, board.partners, board.patients = (
         rows[:TV_ROWS] for rows in (board.staff, board.partners, board.patients)

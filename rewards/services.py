@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -16,7 +15,6 @@ from patients.models import Activity, Patient
 from patients.services import record_activity
 from practices.formatting import format_money, format_number
 from practices.locking import lock_get
-from practices.selectors import current_practice
 
 from .errors import (
     IdempotencyConflict,
@@ -45,7 +43,7 @@ def normalize_voucher_code(code: str) -> str:
 
 def year_start(now: datetime) -> datetime:
     """1 January, 00:00 in the practice's time zone, of the year `now` is in there."""
-    local = timezone.localtime(now, ZoneInfo(current_practice().time_zone))
+    local = timezone.localtime(now)
     return local.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
 
 

@@ -3,14 +3,11 @@ vouchers are checked and marked used (front desk and above), and redeeming a rew
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import datetime, time, timedelta
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import connection
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -35,15 +32,8 @@ manager_required = staff_required(role=Role.MANAGER)
 PANEL_VOUCHERS = 20
 
 
-@contextmanager
-def _practice_time():
-    """Dates typed and shown on these pages are in the practice's time zone, not the server's."""
-    with timezone.override(ZoneInfo(connection.tenant.time_zone)):
-        yield
-
-
 def _practice_datetime(moment: datetime) -> str:
-    return f"{timezone.localtime(moment, ZoneInfo(connection.tenant.time_zone)):%b %-d, %Y, %-I:%M %p}"
+    return f"{timezone.localtime(moment):%b %-d, %Y, %-I:%M %p}"
 
 
 def _staff_name(user) -> str:
@@ -86,23 +76,22 @@ def reward_move(request, reward_id: int):
 def reward_edit(request, reward_id: int | None = None):
     reward = get_object_or_404(Reward, pk=reward_id) if reward_id else None
     title = f"Edit {reward.name}" if reward else "Add a reward"
-    with _practice_time():
-        form = RewardForm(request.POST or None, request.FILES or None, instance=reward)
-        if request.method == "POST" and form.is_valid():
-            saved = staff_services.save_reward(reward=reward, actor=request.user, **form.service_values())
-            messages.success(request, f"Reward “{saved.name}” was {'saved' if reward else 'added'}.")
-            return redirect("rewards:staff_reward_list")
-        return render(
-            request,
-            "rewards/staff/reward_form.html",
-            {
-                "form": form,
-                "reward": reward,
-                "title": title,
-                "time_zone": connection.tenant.time_zone,
-                "submit_label": "Save" if reward else "Add the reward",
-            },
-        )
+    form = RewardForm(request.POST or None, request.FILES or None, instance=reward)
+    if request.method == "POST" and form.is_valid():
+        saved = staff_services.save_reward(reward=reward, actor=request.user, **form.service_values())
+        messages.success(request, f"Reward “{saved.name}” was {'saved' if reward else 'added'}.")
+        return redirect("rewards:staff_reward_list")
+    return render(
+        request,
+        "rewards/staff/reward_form.html",
+        {
+            "form": form,
+            "reward": reward,
+            "title": title,
+            "time_zone": timezone.get_current_timezone_name(),
+            "submit_label": "Save" if reward else "Add the reward",
+        },
+    )
 
 
 @manager_required
@@ -322,15 +311,14 @@ def voucher_list(request):
     """The vouchers not used yet (by default) or any others, filtered by reward and date of issue, newest first."""
     form = VoucherFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {"status": "outstanding"}
-    with _practice_time():
-        zone = timezone.get_current_timezone()
-        since, until = filters.get("since"), filters.get("until")
-        vouchers = staff_selectors.desk_vouchers(
-            status=filters["status"],
-            reward=filters.get("reward"),
-            since=datetime.combine(since, time.min, tzinfo=zone) if since else None,
-            until=datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone) if until else None,
-        )
+    zone = timezone.get_current_timezone()
+    since, until = filters.get("since"), filters.get("until")
+    vouchers = staff_selectors.desk_vouchers(
+        status=filters["status"],
+        reward=filters.get("reward"),
+        since=datetime.combine(since, time.min, tzinfo=zone) if since else None,
+        until=datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone) if until else None,
+    )
     page = Paginator(vouchers, VOUCHERS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,

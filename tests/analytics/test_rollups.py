@@ -11,7 +11,6 @@ from analytics.models import DailyPoints, DailyPurchases, DailyVisitors, EarnerR
 from analytics.periods import preset_period
 from loyalty.models import LedgerEntry
 from loyalty.services import LineIn, record_purchase
-from practices.models import Practice
 from tests.analytics.history import (
     BUILT_AFTER,
     MARCH,
@@ -22,6 +21,7 @@ from tests.analytics.history import (
     build_history,
     travel,
 )
+from tests.conftest import set_time_zone
 from tests.factories import CatalogItemFactory
 
 
@@ -132,8 +132,7 @@ def test_a_purchase_recorded_later_for_a_past_day_counts_at_once_and_is_rolled_i
 def test_changing_the_practice_time_zone_rebuilds_everything(history, alpha):
     with travel(BUILT_AFTER):
         rollups.build()
-    Practice.objects.filter(pk=alpha.pk).update(time_zone="America/Los_Angeles")
-    alpha.refresh_from_db()
+    set_time_zone(alpha, "America/Los_Angeles")
     with travel(BUILT_AFTER + timedelta(hours=3)):
         result = rollups.build()
 

@@ -10,6 +10,7 @@ from loyalty.jobs import run_daily_jobs
 from loyalty.models import ActionAward, EarningAction
 from loyalty.services import award_action
 from patients.models import Notification, Patient
+from tests.conftest import set_time_zone
 from tests.factories import EarningActionFactory, PatientFactory
 
 
@@ -22,13 +23,12 @@ def birthday_action(alpha):
 
 @pytest.fixture
 def los_angeles(alpha):
-    """Practice alpha in Los Angeles (the Practice row is public: saved in place, then put back)."""
+    """Practice alpha in Los Angeles, its zone the current one (the Practice row is public: saved in place, then
+    put back)."""
     previous = alpha.time_zone
-    alpha.time_zone = "America/Los_Angeles"
-    alpha.save(update_fields=["time_zone"])
+    set_time_zone(alpha, "America/Los_Angeles")
     yield alpha
-    alpha.time_zone = previous
-    alpha.save(update_fields=["time_zone"])
+    set_time_zone(alpha, previous)
 
 
 def at(*args) -> datetime:

@@ -21,6 +21,7 @@ from patients.sms import SmsPermanentError, SmsTemporaryError, outbox, reset_out
 from patients.tasks import send_message
 from practices.models import BackgroundTask
 from practices.tasks import run_frequent_jobs
+from tests.conftest import set_time_zone
 from tests.factories import PatientFactory
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -179,18 +180,17 @@ def test_quiet_hours_run_from_nine_at_night_to_nine_in_the_morning(settings, loc
     settings.SMS_QUIET_HOURS = (21, 9)
     at = local_time.replace(tzinfo=LOS_ANGELES)
     expected = quiet_until.replace(tzinfo=LOS_ANGELES) if quiet_until else None
-    assert quiet_hours_end(at=at, time_zone="America/Los_Angeles") == expected
+    assert quiet_hours_end(at=at, zone=LOS_ANGELES) == expected
 
 
 def test_quiet_hours_end_at_nine_on_the_clock_across_a_daylight_saving_change():
     # Clocks spring forward at 2:00 on 9 March 2025 in Los Angeles: 9:00 that morning is 16:00 UTC, not 17:00.
-    end = quiet_hours_end(at=datetime(2025, 3, 8, 22, 30, tzinfo=LOS_ANGELES), time_zone="America/Los_Angeles")
+    end = quiet_hours_end(at=datetime(2025, 3, 8, 22, 30, tzinfo=LOS_ANGELES), zone=LOS_ANGELES)
     assert end == datetime(2025, 3, 9, 16, 0, tzinfo=UTC)
 
 
 def test_marketing_at_night_waits_for_nine_local_time_then_is_released(alpha, django_capture_on_commit_callbacks):
-    alpha.time_zone = "America/Los_Angeles"
-    alpha.save(update_fields=["time_zone"])
+    set_time_zone(alpha, "America/Los_Angeles")
     patient = consenting_patient()
 
     with time_machine.travel(datetime(2025, 6, 10, 22, 30, tzinfo=LOS_ANGELES), tick=False):
