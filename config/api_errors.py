@@ -84,3 +84,32 @@ class JsonTooDeep:
         if isinstance(exception, RecursionError) and request.content_type == "application/json":
             return JsonResponse(error_body("parse_error", "The JSON body is nested too deeply."), status=400)
         return None
+
+
+class JsonApiErrors:
+    """Middleware: under /api/, a 404 or 405 answered outside the API's views is the error body too.
+
+    An unmatched /api/ path is answered by handler404 (config.errors.not_found) in JSON, but with DEBUG on Django
+    answers its technical HTML page instead; a 405 from a plain Django view is an empty HTML answer. A client of
+    the API reads the same shape in every case. Other paths keep their HTML pages.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code not in (404, 405) or not request.path.startswith("/api/") or _is_json(response):
+            return response
+        if response.status_code == 404:
+            return json_not_found(request)
+        # In DRF's words, as the API's own views answer a 405.
+        answer = JsonResponse(error_body("method_not_allowed", f'Method "{request.method}" not allowed.'), status=405)
+        if "Allow" in response:
+            answer["Allow"] = response["Allow"]
+        return answer
+
+
+def _is_json(response) -> bool:
+    content_type = response.get("Content-Type", "").split(";")[0].strip()
+    return content_type == "application/json" or content_type.endswith("+json")

@@ -119,6 +119,7 @@ MIDDLEWARE = [
     "config.request_id.PracticeLogMiddleware",
     "practices.middleware.reject_nul_bytes",
     "config.api_errors.JsonTooDeep",
+    "config.api_errors.JsonApiErrors",  # a 404 or 405 under /api/ is JSON, also with DEBUG on
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
