@@ -20,6 +20,7 @@ from patients.api_permissions import IsPatient
 from practices.pagination import PageNumberPagination
 
 from . import services
+from .codes import code_for_patient
 from .models import Referral, ReferralReward
 from .qr import qr_svg_inline
 from .selectors import friend_rows, patient_code, patient_referral_summary, patient_referrals, shareable_code
@@ -141,7 +142,8 @@ class MeReferrals(GenericAPIView):
     )
     def get(self, request):
         patient = request.user.patient
-        summary = patient_referral_summary(patient=patient)
+        # Anyone who has no code yet (say, a member from before the program) gets one now.
+        summary = patient_referral_summary(patient=patient, code=code_for_patient(patient))
         page = self.paginate_queryset(patient_referrals(patient=patient))
         can_share = summary.can_share
         data = {
@@ -184,7 +186,7 @@ class MeReferralInvite(APIView):
         patient = request.user.patient
         message = services.text_a_friend(
             patient=patient,
-            code=patient_code(patient=patient),
+            code=patient_code(patient=patient, code=code_for_patient(patient)),
             phone=data.validated_data["phone"],
             friend_name=data.validated_data["name"],
         )
@@ -206,7 +208,8 @@ class MeReferralQr(APIView):
         },
     )
     def get(self, request):
-        code = shareable_code(patient=request.user.patient)
+        patient = request.user.patient
+        code = shareable_code(patient=patient, code=code_for_patient(patient))
         if code is None:
             raise NotFound("Sharing is paused at the moment.")
         return qr_png_response(code)

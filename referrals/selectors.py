@@ -15,7 +15,6 @@ from django.utils import timezone
 from patients.models import Patient
 from practices.formatting import format_money
 
-from .codes import code_for_patient
 from .models import Milestone, Referral, ReferralCode, ReferralReward, ReferralSettings, RewardKind
 from .services import (
     COUNTED_STATUSES,
@@ -139,23 +138,26 @@ class FriendReferral:
     rewards: list[ReferralReward]  # what the referrer got for this friend
 
 
-def patient_code(*, patient: Patient) -> ReferralCode:
-    # Members get their code when they join; this also covers anyone who became a member before the program.
-    code = code_for_patient(patient)
+def patient_code(*, patient: Patient, code: ReferralCode | None = None) -> ReferralCode:
+    """The patient's own code (`code`, when the caller has it in hand). Members get it when they join; the pages
+    showing it give one first to anyone who has none (codes.code_for_patient, a write: a read creates nothing)."""
+    code = code if code is not None else ReferralCode.objects.get(patient=patient)
     code.patient = patient  # already in hand: checking the code is active needs no query
     return code
 
 
-def shareable_code(*, patient: Patient) -> ReferralCode | None:
+def shareable_code(*, patient: Patient, code: ReferralCode | None = None) -> ReferralCode | None:
     """The patient's code if they can share it now (the program is on and the code is active)."""
-    code = patient_code(patient=patient)
+    code = patient_code(patient=patient, code=code)
     return code if referral_settings().enabled and _code_is_active(code) else None
 
 
-def patient_referral_summary(*, patient: Patient, now: datetime | None = None) -> ReferralSummary:
+def patient_referral_summary(
+    *, patient: Patient, code: ReferralCode | None = None, now: datetime | None = None
+) -> ReferralSummary:
     """The patient's code, the program's terms for them, their totals and the code they joined with."""
     now = now or timezone.now()
-    code = patient_code(patient=patient)
+    code = patient_code(patient=patient, code=code)
     program = referral_settings()
     totals = Referral.objects.filter(code=code).aggregate(
         joined=Count("id", filter=~Q(status=Referral.Status.REJECTED)),

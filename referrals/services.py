@@ -72,8 +72,8 @@ class InvalidInvite(ReferralError):
 
 
 def referral_settings() -> ReferralSettings:
-    row, _ = ReferralSettings.objects.get_or_create(pk=1)
-    return row
+    """The program's settings: the row as saved, or its defaults (not saved: a read writes nothing)."""
+    return ReferralSettings.objects.filter(pk=1).first() or ReferralSettings(pk=1)
 
 
 def practice_year_start(now: datetime) -> datetime:
@@ -393,7 +393,9 @@ def issue_rewards(*, referral_id: int) -> list[ReferralReward]:
     reward is unique per (referral, role)."""
     program = referral_settings()
     given: list[ReferralReward] = []
-    with transaction.atomic():
+    # durable: the referral's lock is taken before the accounts' (the documented order), and the patients are
+    # told when this transaction commits, not some caller's.
+    with transaction.atomic(durable=True):
         locked = lock_one(Referral.objects.filter(pk=referral_id))
         if locked is None or locked.status != Referral.Status.QUALIFIED:
             return given
@@ -701,7 +703,7 @@ def update_referral_settings(*, actor: User, **values) -> dict[str, tuple]:
     if unknown:
         raise TypeError(f"Not referral settings: {', '.join(sorted(unknown))}")
     with transaction.atomic():
-        referral_settings()
+        ReferralSettings.objects.get_or_create(pk=1)
         row = lock_get(ReferralSettings.objects, pk=1)
         changes = {name: (getattr(row, name), value) for name, value in values.items() if getattr(row, name) != value}
         for name, (_, value) in changes.items():

@@ -18,6 +18,7 @@ from practices.errors import DomainError
 from practices.selectors import current_practice
 from practices.throttles import limit_page_requests
 
+from .codes import code_for_patient
 from .forms_patient import TextFriendForm
 from .models import ReferralCode, Visit
 from .qr import qr_png, qr_svg_inline
@@ -94,7 +95,8 @@ def _count_visit_once(request, response, *, code: ReferralCode, source: str) -> 
 def mine(request):
     """The patient's referrals: their code and link, QR code, "text a friend", and the friends they referred."""
     patient = request.user.patient
-    summary = patient_referral_summary(patient=patient)
+    # Anyone who has no code yet (say, a member from before the program) gets one now.
+    summary = patient_referral_summary(patient=patient, code=code_for_patient(patient))
     form = TextFriendForm(request.POST or None)
     if request.method == "POST" and not summary.can_share:
         # The form is not on the page while sharing is paused: a stale one was sent.
@@ -123,7 +125,8 @@ def mine(request):
 @require_GET
 def qr_download(request):
     """The patient's invite QR code as a PNG with the practice's logo, to print or post."""
-    code = shareable_code(patient=request.user.patient)
+    patient = request.user.patient
+    code = shareable_code(patient=patient, code=code_for_patient(patient))
     if code is None:
         raise Http404("Sharing is paused.")
     return qr_png_response(code)
@@ -137,5 +140,5 @@ def qr_png_response(code: ReferralCode) -> HttpResponse:
 
 
 def home_panel_context(request, patient) -> dict:
-    summary = patient_referral_summary(patient=patient)
+    summary = patient_referral_summary(patient=patient, code=code_for_patient(patient))
     return {"summary": summary, "share_url": share_url(summary.code) if summary.can_share else ""}

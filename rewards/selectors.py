@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from loyalty.errors import InsufficientPoints
 from loyalty.models import PointsAccount
-from loyalty.services import ensure_account
 from patients.models import Patient
 from practices.formatting import format_number
 
@@ -76,12 +75,19 @@ class RewardsOverview:
 def rewards_overview(*, patient: Patient, now: datetime | None = None) -> RewardsOverview:
     options = rewards_for(patient=patient, now=now)
     return RewardsOverview(
-        balance=options[0].balance if options else ensure_account(patient=patient).balance,
+        balance=options[0].balance if options else points_account(patient=patient).balance,
         ready=[option for option in options if option.can_redeem],
         close=[option for option in options if option.is_close],
         locked=[option for option in options if option.is_locked],
         unavailable=[option for option in options if option.reason_code in UNAVAILABLE],
     )
+
+
+def points_account(*, patient: Patient) -> PointsAccount:
+    """The patient's points account with its tier; an empty one, not saved, when it is missing (every patient
+    gets one when created; a read never creates it)."""
+    found = PointsAccount.objects.select_related("tier").filter(patient=patient).first()
+    return found or PointsAccount(patient=patient)
 
 
 def available_rewards(*, now: datetime | None = None) -> QuerySet[Reward]:
@@ -108,7 +114,7 @@ def reward_for(*, patient: Patient, reward_id: int, now: datetime | None = None)
 
 
 def _options(*, patient: Patient, rewards: list[Reward], now: datetime) -> list[RewardOption]:
-    account = PointsAccount.objects.select_related("tier").get(pk=ensure_account(patient=patient).pk)
+    account = points_account(patient=patient)
     counts = _limit_counts(patient=patient, rewards=rewards, now=now)
     options = [_option(reward=reward, account=account, used=counts[reward.pk], now=now) for reward in rewards]
     return sorted(options, key=lambda option: option.sort_key)

@@ -32,9 +32,8 @@ SOURCE_TYPE = "rewards.redemption"
 
 
 def reward_settings() -> RewardSettings:
-    """The practice's voucher settings (created with defaults the first time)."""
-    row, _ = RewardSettings.objects.get_or_create(pk=1)
-    return row
+    """The practice's voucher settings: the row as saved, or its defaults (not saved: a read writes nothing)."""
+    return RewardSettings.objects.filter(pk=1).first() or RewardSettings(pk=1)
 
 
 def normalize_voucher_code(code: str) -> str:

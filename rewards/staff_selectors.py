@@ -9,11 +9,10 @@ from datetime import datetime
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from loyalty.models import PointsAccount
-from loyalty.services import ensure_account
 from patients.models import Patient
 
 from .models import Redemption, Reward
+from .selectors import points_account
 from .services import check_redeemable
 
 
@@ -42,7 +41,7 @@ class RedeemPreview:
 
 def redeem_preview(*, patient: Patient, reward: Reward) -> RedeemPreview:
     """What redeeming would cost and leave; raises the DomainError redeem_reward would raise right now."""
-    account = PointsAccount.objects.select_related("tier").get(pk=ensure_account(patient=patient).pk)
+    account = points_account(patient=patient)
     check_redeemable(reward=reward, patient=patient, account=account, now=timezone.now())
     return RedeemPreview(balance=account.balance, cost=reward.points_cost)
 

@@ -17,7 +17,7 @@ from practices import audit
 from practices.locking import lock, lock_get
 
 from .models import Redemption, Reward, RewardSettings
-from .services import cancel_redemption, reward_settings, use_voucher
+from .services import cancel_redemption, use_voucher
 
 REWARD_FIELDS = (
     "name",
@@ -175,7 +175,7 @@ def update_reward_settings(*, voucher_valid_days: int, refund_expired_vouchers: 
     """Save how long new vouchers stay valid and whether an expired voucher's points come back, with what
     changed in the audit trail."""
     audit.require_actor(actor)
-    row = reward_settings()
+    row, _ = RewardSettings.objects.get_or_create(pk=1)
     was = audit.stored(row, SETTINGS_FIELDS)
     row.voucher_valid_days = voucher_valid_days
     row.refund_expired_vouchers = refund_expired_vouchers
