@@ -142,7 +142,8 @@ def merge_patients(*, kept: Patient, merged: Patient, actor: User) -> PatientMer
     if kept.pk == merged.pk:
         raise MergeRefused(["Choose two different patients."])
     try:
-        with transaction.atomic():
+        # durable: the locks are taken in the one documented order, which a caller holding others would break.
+        with transaction.atomic(durable=True):
             lock_records([kept, merged])
             # Read again under the locks: another merge or a closure may have just finished.
             both = Patient.objects.select_related("user").in_bulk([kept.pk, merged.pk])

@@ -132,7 +132,9 @@ def deliver_message(*, message_id: int) -> Message:
     Raises SmsTemporaryError (after recording the attempt) when the send should be retried.
     """
     retry: SmsTemporaryError | None = None
-    with transaction.atomic():
+    # durable: never inside a caller's transaction, which would keep the lock and the record of the send
+    # uncommitted after the text went out (a rollback there, and it would be sent again).
+    with transaction.atomic(durable=True):
         # The lock is held across the provider call: a second worker waits here, then finds the message settled.
         message = _lock_message(message_id)
         if message.status in SETTLED:

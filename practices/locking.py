@@ -25,6 +25,14 @@ Locks last until the end of the transaction they are taken in, so each function 
 permission before taking its lock; then lock, read again, change.
 
 A `values()` / `values_list()` query can be locked too: the same rows are locked, and come back as values.
+
+A service that takes locks owns its transaction. When wrapping it in a caller's transaction would be wrong,
+because it takes several locks in its module's documented order (a caller holding others breaks the order),
+or because what it did must be committed when it returns (a text sent while the lock is held, tasks queued on
+commit), it opens it with `transaction.atomic(durable=True)`: Django then refuses (RuntimeError) to run it
+inside another atomic block. Such services are called from views and tasks only (patients.merging.merge_patients,
+patients.messaging.deliver_message, referrals.services.issue_rewards). Tests may still call them: the
+transaction pytest-django wraps each test in is exempt from the check.
 """
 
 from typing import Any, TypeVar

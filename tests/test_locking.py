@@ -11,9 +11,12 @@ from django.db import OperationalError, connection, transaction
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
+from patients.merging import merge_patients
+from patients.messaging import deliver_message
 from patients.models import Patient
 from practices.locking import lock, lock_get, lock_one
-from practices.models import Practice
+from practices.models import Practice, StaffMember
+from referrals.services import issue_rewards
 from rewards.models import Reward
 from tests.factories import PatientFactory, RewardFactory
 
@@ -202,3 +205,21 @@ def test_no_key_lets_rows_pointing_at_the_locked_one_be_written(db):
         lock(Practice.objects.filter(slug="alpha"), no_key=True)
         assert in_other_connection(lambda: key_share("alpha")) == {"value": True}
         assert in_other_connection(other_writer_skips) == {"value": ["beta"]}
+
+
+# ---------------------------------------------------------------- services that own their transaction
+
+
+def merge_two():
+    owner = StaffMember.objects.filter(role=StaffMember.Role.OWNER).select_related("user").first()
+    merge_patients(kept=PatientFactory(), merged=PatientFactory(), actor=owner.user)
+
+
+@pytest.mark.parametrize(
+    "service",
+    [lambda: deliver_message(message_id=-1), lambda: issue_rewards(referral_id=-1), merge_two],
+    ids=["deliver_message", "issue_rewards", "merge_patients"],
+)
+def test_a_durable_service_refuses_to_run_inside_a_callers_transaction(alpha, service):
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        service()
