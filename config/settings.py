@@ -316,6 +316,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Named choice sets that several serializers share, so the schema's enums have stable names.
+    "ENUM_NAME_OVERRIDES": {
+        "BatchItemStatusEnum": ["created", "already_recorded", "error"],
+        "VoucherStatusEnum": "rewards.models.Redemption.Status",
+    },
 }
 # Every operation documents the shared error answers (400, 401, 403, 404, 429; 415 with a body).
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [

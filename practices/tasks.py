@@ -28,7 +28,7 @@ from django.utils.module_loading import import_string
 from django_q.tasks import async_task
 from django_tenants.utils import get_public_schema_name
 
-from . import log_context
+from . import locking, log_context
 from .models import BackgroundTask, Practice
 from .selectors import practices_in_service
 from .tenancy import practice_context
@@ -87,7 +87,7 @@ def _enqueue_keyed(schema: str, key: str, fields: dict, *, once: bool, requeue_f
             return BackgroundTask.objects.create(schema_name=schema, key=key, **fields)
     except IntegrityError:
         pass  # a task with this key exists: waiting, running or finished
-    task = BackgroundTask.objects.select_for_update().get(schema_name=schema, key=key)
+    task = locking.lock_get(BackgroundTask.objects, schema_name=schema, key=key)
     if once or task.status == BackgroundTask.Status.PENDING:
         return None
     if task.status == BackgroundTask.Status.FAILED and not requeue_failed:
@@ -169,7 +169,7 @@ def _run_locked(task_id: int) -> str:
 def _finish(task: BackgroundTask, *, status: str, error: str = "") -> bool:
     """Record how the run ended; returns True when the task was queued again while it ran (it is pending)."""
     with transaction.atomic():
-        row = BackgroundTask.objects.select_for_update().get(pk=task.pk)
+        row = locking.lock_get(BackgroundTask.objects, pk=task.pk)
         again = row.run_again
         row.run_again = False
         row.finished_at = timezone.now()

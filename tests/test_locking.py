@@ -26,11 +26,6 @@ NOT_APPLICATION = {".venv", ".data", "tests", "static", "staticfiles", "media", 
 # Files that may still call select_for_update() themselves, each until the change named beside it lands.
 ALLOWED = {
     "practices/locking.py": "the helper itself",
-    # converted by the points-engine change
-    "loyalty/services.py": "converted by the points-engine change",
-    "loyalty/batch.py": "converted by the points-engine change",
-    # converted by the task runner change
-    "practices/tasks.py": "converted by the task runner change",
 }
 
 

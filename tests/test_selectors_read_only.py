@@ -16,7 +16,7 @@ from analytics import selectors as analytics_selectors
 from analytics.models import EarnerRanking
 from analytics.periods import preset_period
 from loyalty.errors import InsufficientPoints
-from loyalty.models import LedgerEntry, PointsAccount
+from loyalty.models import LedgerEntry, PointsAccount, ProgramSettings
 from loyalty.panels import home_panel_context as points_panel
 from loyalty.services import post_points
 from practices import audit_selectors
@@ -73,6 +73,7 @@ def world(alpha):
     # Writes may have created the settings rows; the reads below must do without them.
     ReferralSettings.objects.all().delete()
     RewardSettings.objects.all().delete()
+    ProgramSettings.objects.all().delete()
     return {
         "member": member,
         "newcomer": newcomer,
