@@ -288,7 +288,9 @@ class PurchaseOut(PurchaseSummaryOut):
 
 class RefundOut(serializers.Serializer):
     id = serializers.IntegerField()
+    refund_id = serializers.CharField(source="external_id", allow_null=True, help_text="The POS's id for the refund.")
     purchase_id = serializers.IntegerField()
+    created_at = UtcDateTimeField(help_text="When it was recorded.")
     amount_cents = serializers.IntegerField()
     points = serializers.IntegerField(help_text="Points the refunded lines had earned.")
     points_taken = serializers.IntegerField(help_text="Points taken back (never more than the balance).")

@@ -475,7 +475,9 @@ def test_a_whole_purchase_is_refunded_and_its_points_taken_back(alpha, pos, boug
     refund = Refund.objects.get()
     assert response.json() == {
         "id": refund.pk,
+        "refund_id": None,
         "purchase_id": bought["id"],
+        "created_at": refund.created_at.isoformat().replace("+00:00", "Z"),
         "amount_cents": 24_500,
         "points": 240,
         "points_taken": 240,
