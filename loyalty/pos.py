@@ -5,6 +5,7 @@ Called by the POS API (loyalty.api_pos); the rules of points live in loyalty.ser
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -96,7 +97,7 @@ def record_pos_purchases(sales: list[dict]) -> list[tuple[Purchase, bool] | Doma
     outcomes: list = [None] * len(sales)
     unknown = [index for index, patient in enumerate(patients) if patient is None]
     taken = _used_transaction_ids({sales[index]["transaction_id"] for index in unknown})
-    invite = services.program_settings().invite_unknown_pos_patients
+    invite = bool(unknown) and services.program_settings().invite_unknown_pos_patients
     to_invite: dict[str, list[int]] = {}
     for index, patient in enumerate(patients):
         ref = sales[index]["patient"]
@@ -112,7 +113,8 @@ def record_pos_purchases(sales: list[dict]) -> list[tuple[Purchase, bool] | Doma
         else:
             what = "phone number" if "phone" in ref else ("id" if "id" in ref else "member code")
             outcomes[index] = PatientNotFound(f"No patient with this {what}.", field=f"patient.{next(iter(ref))}")
-    with transaction.atomic():
+    # Invited patients commit with their purchases; without any, record_purchases' own transaction is enough.
+    with transaction.atomic() if to_invite else nullcontext():
         invited: set[int] = set()
         for phone, indexes in to_invite.items():
             patient, is_new = _invite_patient(phone=phone)
