@@ -60,7 +60,7 @@ bench-dashboard: setup
 	$(PY) bench/dashboard.py $(ARGS)
 
 # Purchases posted to the POS API by gunicorn on loopback, one a request then POS_BATCH a request, against plain SQL.
-POS_BATCH ?= 100
+POS_BATCH ?= 500
 bench-pos: setup
 	$(PY) bench/pos_ingest.py --batch $(POS_BATCH) $(ARGS)
 

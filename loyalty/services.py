@@ -311,7 +311,9 @@ def fetch_purchase_context(
 def _earned_recently(accounts: list[PointsAccount], *, since: datetime) -> dict[int, int]:
     """Points earned since `since` (net of refunds, unclamped) by each account's patient, on their own account and
     on the accounts of records merged into theirs: two indexed reads whatever the number of accounts (one OR of
-    the two would scan the whole ledger)."""
+    the two would scan the whole ledger). Read in statements of their own after the accounts are locked, never in
+    the locking statement: a statement that waited for a lock still sees what was committed before it started,
+    so a concurrent purchase's points would be missing from the sum (tests/loyalty/test_concurrency.py)."""
     earned = {account.patient_id: 0 for account in accounts}
     if not accounts:
         return earned
