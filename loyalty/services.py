@@ -287,6 +287,7 @@ def fetch_purchase_context(
         bought = (
             PurchaseLine.objects.filter(purchase__patient_id__in=patient_ids)
             .values_list("purchase__patient_id", "category")
+            .order_by()  # without the model's ordering, which DISTINCT would add: one row per line
             .distinct()
         )
         for patient_id, category in bought:
