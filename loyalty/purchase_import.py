@@ -123,16 +123,18 @@ class _Patients:
     def __init__(self, rows):
         rows = list(rows)
         codes = {values.get("member_code", "") for values in rows} - {""}
-        phones = set()
-        for values in rows:
+        # Each number as written in the file, read once (a file repeats a patient's number on every line).
+        self.phones: dict[str, str | InvalidPhone] = {}
+        for raw in {values.get("phone", "") for values in rows} - {""}:
             try:
-                phones.add(normalize_phone(values["phone"]))
-            except (KeyError, InvalidPhone):
-                continue
+                self.phones[raw] = normalize_phone(raw)
+            except InvalidPhone as error:
+                self.phones[raw] = error
         self.by_code: dict[str, Patient] = {}
         for patient in Patient.objects.filter(external_id__in=codes).order_by("-pk"):
             self.by_code[patient.external_id] = patient  # the oldest, as .first() found it
-        self.by_phone = {p.phone: p for p in Patient.objects.select_related("user").filter(user__phone__in=phones)}
+        valid = [phone for phone in self.phones.values() if isinstance(phone, str)]
+        self.by_phone = {p.phone: p for p in Patient.objects.select_related("user").filter(user__phone__in=valid)}
 
 
 def _read_row(entry: _Transaction, number: int, values: dict, items: dict, zone: tzinfo, patients: _Patients) -> None:
@@ -183,10 +185,9 @@ def _find_patient(values: dict, refuse, patients: _Patients) -> Patient | None:
     if not phone:
         refuse("give the patient's phone or member_code.")
         return None
-    try:
-        normalized = normalize_phone(phone)
-    except InvalidPhone as error:
-        refuse(f"{error.message} ({phone})")
+    normalized = patients.phones[phone]
+    if isinstance(normalized, InvalidPhone):
+        refuse(f"{normalized.message} ({phone})")
         return None
     patient = patients.by_phone.get(normalized)
     if patient is None:
