@@ -40,6 +40,11 @@ def database_url(settings_dict: dict | None = None) -> str:
     """A DATABASE_URL for the database the tests use. The embedded server listens on a Unix socket, so
     the host (a directory) is percent-encoded."""
     db = settings_dict or connection.settings_dict
+    test_name = (db.get("TEST") or {}).get("NAME")
+    if not (db["NAME"] == test_name if test_name else db["NAME"].startswith("test_")):
+        # pytest-django switches the connection to the test database only once a test asks for it; started
+        # before that, gunicorn, workers and clean-ups would run against the development database.
+        raise RuntimeError(f"{db['NAME']} is not the test database: request the `db` or `django_db_setup` fixture")
     auth = quote(db["USER"] or "", safe="")
     if db["PASSWORD"]:
         auth += ":" + quote(db["PASSWORD"], safe="")
