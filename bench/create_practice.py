@@ -28,7 +28,8 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from practices.models import BackgroundTask, Practice  # noqa: E402
+from bench.common import drop_practice  # noqa: E402
+from practices.models import Practice  # noqa: E402
 from practices.services import create_practice  # noqa: E402
 
 COUNT = 20
@@ -67,9 +68,7 @@ def main() -> int:
                 settings.TENANT_BASE_SCHEMA = base
     finally:
         for practice in Practice.objects.filter(slug__in=slugs):
-            # Background tasks live in the public schema: they do not go with the practice's.
-            BackgroundTask.objects.filter(schema_name=practice.schema_name).delete()
-            practice.delete(force_drop=True)
+            drop_practice(practice)
 
     median = statistics.median(times)
     print(

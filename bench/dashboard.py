@@ -40,7 +40,8 @@ from django.utils import timezone  # noqa: E402
 from analytics import jobs, rollups, selectors  # noqa: E402
 from analytics.models import RollupState  # noqa: E402
 from analytics.periods import PRESETS, preset_period  # noqa: E402
-from practices.models import BackgroundTask, Practice, StaffMember  # noqa: E402
+from bench.common import drop_practice  # noqa: E402
+from practices.models import Practice, StaffMember  # noqa: E402
 from practices.services import create_practice  # noqa: E402
 from practices.tenancy import practice_context  # noqa: E402
 
@@ -458,9 +459,7 @@ def main() -> int:
     finally:
         if not args.keep and not args.slug:
             connection.set_schema_to_public()
-            # Background tasks live in the public schema: they do not go with the practice's.
-            BackgroundTask.objects.filter(schema_name=practice.schema_name).delete()
-            practice.delete(force_drop=True)
+            drop_practice(practice)
             print(f"dropped {practice.slug}")
 
 

@@ -38,19 +38,19 @@ import django
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from django.contrib.auth.hashers import make_password  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connection, connections  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.db.models import Sum  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.models import User  # noqa: E402
+from bench.common import drop_practice, stop_embedded_database_if_started_here  # noqa: E402
 from loyalty import purchase_import  # noqa: E402
 from loyalty.forms_import import PurchaseImportForm  # noqa: E402
 from loyalty.models import CatalogItem, LedgerEntry, PointsAccount, Purchase, PurchaseLine, Tier  # noqa: E402
 from patients.models import Patient  # noqa: E402
-from practices.models import BackgroundTask, Practice  # noqa: E402
+from practices.models import Practice  # noqa: E402
 from practices.services import create_practice  # noqa: E402
 from practices.tenancy import practice_context  # noqa: E402
 
@@ -245,20 +245,9 @@ def main() -> int:
         if args.keep:
             print(f"kept {slug}")
         else:
-            # Background tasks live in the public schema: they do not go with the practice's.
-            BackgroundTask.objects.filter(schema_name=practice.schema_name).delete()
-            Practice.objects.get(pk=practice.pk).delete(force_drop=True)
+            drop_practice(practice)
             print(f"dropped {slug}")
         stop_embedded_database_if_started_here()
-
-
-def stop_embedded_database_if_started_here() -> None:
-    """Leave the machine as found: the embedded PostgreSQL keeps running only if it already was."""
-    from config import embedded_db
-
-    if not os.environ.get("DATABASE_URL") and embedded_db.started_here:
-        connections.close_all()
-        embedded_db.stop(settings.DATA_DIR)
 
 
 if __name__ == "__main__":
