@@ -200,3 +200,17 @@ def test_a_batch_costs_the_same_statements_as_one_sale(patient):
     )
 
     assert many <= one + 2  # the accounts opened for the new patients, and the bonus awards
+
+
+def test_the_categories_bought_before_are_read_one_row_per_category(patient):
+    EarningActionFactory(kind=EarningAction.Kind.CROSS_BOOKING, points=25)
+    facials = CatalogItemFactory(category="Facials", price_cents=1_000)
+    for _ in range(5):
+        buy(patient, facials)
+
+    with CaptureQueriesContext(connection) as queries:
+        context = context_of(patient)
+
+    assert context.categories_bought == {patient.pk: {"facials"}}
+    (read,) = [q["sql"] for q in queries.captured_queries if '"loyalty_purchaseline"' in q["sql"]]
+    assert '"loyalty_purchaseline"."id"' not in read  # DISTINCT over the lines' ids would return each line
