@@ -72,7 +72,7 @@ def json_server_error(request):
 
 class JsonTooDeep:
     """Middleware: a JSON body nested deeper than Python's decoder goes (a RecursionError wherever it is
-    parsed: DRF's parser, the POS reader, allauth's app API) is answered with a 400, not a 500."""
+    parsed: DRF's parser, allauth's app API) is answered with a 400, not a 500."""
 
     def __init__(self, get_response):
         self.get_response = get_response
