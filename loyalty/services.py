@@ -42,6 +42,8 @@ from .models import (
 from .signals import purchase_refunded, purchases_recorded
 
 TIER_WINDOW = timedelta(days=365)
+# The most points an account can hold or have earned (its columns are 32-bit integers).
+MAX_POINTS = 2**31 - 1
 
 
 def program_settings() -> ProgramSettings:
@@ -490,15 +492,21 @@ def _record_sales(sales: list[Sale], results: list[SaleResult]) -> None:
     )
     writes = _Writes(context=context, now=now)
     for sale, result in new:
-        result.purchase = writes.add(sale, accounts[sale.patient.pk], purchased_at=sale.purchased_at or now)
-        result.created = True
+        try:
+            result.purchase = writes.add(sale, accounts[sale.patient.pk], purchased_at=sale.purchased_at or now)
+        except LoyaltyError as error:
+            result.error = error
+        else:
+            result.created = True
     writes.save()
-    by_sale = {id(sale): result.purchase for sale, result in new}
+    by_sale = {id(sale): result for sale, result in new}
     for sale, result in todo:
         if isinstance(result.purchase, Sale):
-            repeat = by_sale[id(result.purchase)]
-            if _same_sale(sale, repeat):
-                result.purchase = repeat
+            first = by_sale[id(result.purchase)]
+            if first.error is not None:
+                result.purchase, result.error = None, first.error
+            elif _same_sale(sale, first.purchase):
+                result.purchase = first.purchase
             else:
                 result.purchase, result.error = None, _reused_transaction_id(_external_id(sale))
     # In the transaction: what subscribers queue (a referral's qualification) commits with the purchases.
@@ -569,6 +577,14 @@ class _Writes:
             default_rate=context.settings.points_per_dollar,
             campaigns=context.campaigns_at(purchased_at),
         )
+        bonus = context.cross_booking.points if context.cross_booking else 0
+        if account.lifetime_earned + quote["points"] + bonus > MAX_POINTS:
+            # Refused before anything of it is written: the account's totals are 32-bit integers.
+            raise InvalidPurchase(
+                f"This purchase would take the patient's points beyond {format_number(MAX_POINTS)}; "
+                "check the amounts and the item's earning rate.",
+                field="lines",
+            )
         purchase = Purchase(
             patient=patient,
             source=sale.source,

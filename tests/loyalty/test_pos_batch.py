@@ -191,3 +191,20 @@ def test_the_batch_endpoints_are_in_the_schema(alpha):
 
     assert "post" in paths["/api/v1/pos/purchases/batch"]
     assert "post" in paths["/api/v1/pos/refunds/batch"]
+
+
+def test_sales_that_would_overflow_a_patients_points_are_refused_not_a_500(pos, patient):
+    CatalogItemFactory(external_id="BIG", price_cents=100_000_000, points_per_dollar=100)  # 100,000,000 points
+
+    response = post_json(pos, BATCH, {"purchases": [sale(f"T-{n}", lines=[{"item_id": "BIG"}]) for n in range(25)]})
+
+    assert response.status_code == 200
+    statuses = [r["status"] for r in response.json()["results"]]
+    assert statuses == ["created"] * 21 + ["error"] * 4
+    assert response.json()["results"][21]["error"]["fields"] == {
+        "lines": [
+            "This purchase would take the patient's points beyond 2,147,483,647; "
+            "check the amounts and the item's earning rate."
+        ]
+    }
+    assert Purchase.objects.count() == 21
