@@ -300,6 +300,11 @@ class Relay:
         self.listener.close()
 
 
+def database_errors(worker) -> int:
+    output = worker.output()
+    return output.count("OperationalError") + output.count("the database is unavailable")
+
+
 def test_tasks_running_when_the_database_goes_away_are_retried_and_succeed_once(practice, broker, workers):
     relay = Relay(connection.settings_dict)
     try:
@@ -308,13 +313,12 @@ def test_tasks_running_when_the_database_goes_away_are_retried_and_succeed_once(
         worker = workers(**broker, DATABASE_URL=relay.database_url(connection.settings_dict))
         wait_for(lambda: rewarded(referrals) >= 1, what="the first reward", worker=worker)
         relay.cut()  # the worker's database goes away mid-run; this process's connection stays
+        wait_for(lambda: database_errors(worker) >= 1, what="the worker to meet the missing database", worker=worker)
+        # Counted once the worker has met the cut: a COMMIT it sent just before the cut still lands on the server.
         at_the_cut = rewarded(referrals)
         assert at_the_cut < BATCH, "the worker finished everything before the database went away: make BATCH larger"
-        wait_for(
-            lambda: "OperationalError" in worker.output() or "the database is unavailable" in worker.output(),
-            what="the worker to meet the missing database",
-            worker=worker,
-        )
+        seen = database_errors(worker)
+        wait_for(lambda: database_errors(worker) > seen, what="the worker to try again, in vain", worker=worker)
         assert rewarded(referrals) == at_the_cut  # nothing can be committed meanwhile
         relay.restore()
         wait_for(finished_with_sweeps(practice, referrals), what="every referral rewarded", worker=worker)
