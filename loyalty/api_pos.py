@@ -32,9 +32,9 @@ from practices.api_keys import ApiKeyAuthentication, HasPracticeApiKey
 from practices.errors import DomainError, error_body
 from practices.formatting import format_money
 
-from . import services
+from . import pos_selectors, services
 from .errors import PurchaseNotFound
-from .models import CatalogItem, PointsAccount, Purchase, Refund
+from .models import CatalogItem, Purchase, Refund
 from .pos import pos_patient, record_pos_purchase, record_pos_purchases, refund_pos_purchase, refund_pos_purchases
 from .selectors import catalog_items_by_pos_id
 
@@ -340,23 +340,19 @@ PurchaseBatchOut = _batch_out("Purchase", PurchaseSummaryOut(allow_null=True))
 RefundBatchOut = _batch_out("Refund", RefundOut(allow_null=True))
 
 
-def _balance(patient_id: int) -> int:
-    return PointsAccount.objects.filter(patient_id=patient_id).values_list("balance", flat=True).first() or 0
-
-
 def purchase_body(purchase: Purchase) -> dict:
     """The purchase, its lines and the patient's balance now (PurchaseOut): from what was just written for a new
     purchase, else read."""
     if (written := getattr(purchase, "lines_written", None)) is not None:
         purchase.line_rows, purchase.balance = written, purchase.balance_after
     else:
-        purchase.line_rows, purchase.balance = list(purchase.lines.order_by("pk")), _balance(purchase.patient_id)
+        purchase.line_rows = list(purchase.lines.order_by("pk"))
+        purchase.balance = pos_selectors.balances([purchase.patient_id])[purchase.patient_id]
     return PurchaseOut(purchase).data
 
 
 def refund_body(refund: Refund) -> dict:
-    refund.balance = _balance(refund.purchase.patient_id)
-    return RefundOut(refund).data
+    return _refund_bodies([refund])[0]
 
 
 # ---------------------------------------------------------------- endpoints
@@ -454,10 +450,7 @@ def _batch_results(outcomes: list, name: str, bodies) -> list[dict]:
 
 def _purchase_summaries(purchases: list[Purchase]) -> list[dict]:
     """PurchaseSummaryOut of each, with the balance just written for new ones and read (one query) for repeats."""
-    unknown = {purchase.patient_id for purchase in purchases if not hasattr(purchase, "balance_after")}
-    balances = dict(
-        PointsAccount.objects.filter(patient_id__in=unknown).values_list("patient_id", "balance") if unknown else ()
-    )
+    balances = pos_selectors.balances(p.patient_id for p in purchases if not hasattr(p, "balance_after"))
     for purchase in purchases:
         purchase.balance = getattr(purchase, "balance_after", None)
         if purchase.balance is None:
@@ -466,7 +459,12 @@ def _purchase_summaries(purchases: list[Purchase]) -> list[dict]:
 
 
 def _refund_bodies(refunds: list[Refund]) -> list[dict]:
-    return [refund_body(refund) for refund in refunds]
+    """RefundOut of each, with its patient's balance now: two queries whatever their number."""
+    patients = pos_selectors.purchase_patients(refund.purchase_id for refund in refunds)
+    balances = pos_selectors.balances(patients.values())
+    for refund in refunds:
+        refund.balance = balances.get(patients.get(refund.purchase_id), 0)
+    return RefundOut(refunds, many=True).data
 
 
 class PurchaseDetail(PosView):

@@ -55,3 +55,16 @@ def pos_refunds(
     if refund_id is not None:
         refunds = refunds.filter(external_id=refund_id)
     return refunds
+
+
+def balances(patient_ids) -> dict[int, int]:
+    """The points balance of each patient, in one query (0 for a patient with no account yet)."""
+    ids = set(patient_ids)
+    found = dict(PointsAccount.objects.filter(patient_id__in=ids).values_list("patient_id", "balance")) if ids else {}
+    return {patient_id: found.get(patient_id, 0) for patient_id in ids}
+
+
+def purchase_patients(purchase_ids) -> dict[int, int]:
+    """The patient of each purchase, by purchase id, in one query."""
+    ids = set(purchase_ids)
+    return dict(Purchase.objects.filter(pk__in=ids).values_list("pk", "patient_id")) if ids else {}
